@@ -1,0 +1,259 @@
+"""A sequential model: layers, a loss, an optimizer and an accuracy metric.
+
+Training reports plain dicts of numbers and prints nothing. Parameters of all trainable
+layers are packed into one flat buffer (each layer keeps views into it), so an optimizer
+step is a handful of numpy calls whatever the depth of the network.
+"""
+
+import numpy as np
+
+from nncore._arrays import Buffers, as_generator
+from nncore.activations import Softmax
+from nncore.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SoftmaxCategoricalCrossentropy,
+    class_targets,
+    regularization_loss,
+    value_targets,
+)
+from nncore.metrics import BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+
+
+def default_accuracy(loss):
+    """The accuracy that goes with ``loss``: categorical, binary or regression."""
+    if isinstance(loss, CategoricalCrossentropy):
+        return CategoricalAccuracy()
+    if isinstance(loss, BinaryCrossentropy):
+        return BinaryAccuracy()
+    return RegressionAccuracy()
+
+
+class _FlatParameters:
+    """All trainable parameters as one (parameter, gradient) pair of flat arrays."""
+
+    def __init__(self, layers, dtype):
+        pairs = [(layer, names) for layer in layers for names in layer.param_names]
+        total = sum(getattr(layer, p).size for layer, (p, _) in pairs)
+        self.values = np.empty(total, dtype=dtype)
+        self.grads = np.zeros(total, dtype=dtype)
+        offset = 0
+        for layer, (p, g) in pairs:
+            array = getattr(layer, p)
+            end = offset + array.size
+            self.values[offset:end] = array.ravel()
+            setattr(layer, p, self.values[offset:end].reshape(array.shape))
+            setattr(layer, g, self.grads[offset:end].reshape(array.shape))
+            offset = end
+        self.params = [(self.values, self.grads)]
+
+
+class Model:
+    """Sequential network.
+
+    layers: e.g. ``[Dense(2, 64), ReLU(), Dense(64, 3), Softmax()]``; loss and optimizer
+    instances from nncore; accuracy defaults to the one matching the loss; seed drives the
+    per-epoch shuffling. A network ending in Softmax trained with CategoricalCrossentropy
+    uses the fused backward ``(p - y) / n``. Each layer belongs to one model.
+    """
+
+    def __init__(self, layers, loss, optimizer=None, accuracy=None, seed=None):
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("a model needs at least one layer")
+        self.trainable_layers = [layer for layer in self.layers if hasattr(layer, "params")]
+        if not self.trainable_layers:
+            raise ValueError("a model needs at least one layer with parameters (e.g. Dense)")
+        _check_connections(self.layers)
+        dtypes = {layer.dtype for layer in self.trainable_layers}
+        if len(dtypes) > 1:
+            raise ValueError(
+                f"all layers must share one dtype, got {sorted(d.__name__ for d in dtypes)}"
+            )
+        self.dtype = dtypes.pop()
+        self.n_inputs = self.trainable_layers[0].n_inputs
+        self.n_outputs = self.trainable_layers[-1].n_neurons
+        self.loss = loss
+        self.optimizer = optimizer
+        self.accuracy = accuracy if accuracy is not None else default_accuracy(loss)
+        self.rng = as_generator(seed)
+        fused = isinstance(self.layers[-1], Softmax) and isinstance(loss, CategoricalCrossentropy)
+        self._fused = SoftmaxCategoricalCrossentropy() if fused else None
+        # Backward runs from the last layer (the one before Softmax when fused) down to the
+        # first trainable layer; layers before it need no gradient, nor does its input.
+        first = self.layers.index(self.trainable_layers[0])
+        last = len(self.layers) - (2 if fused else 1)
+        self._backward_layers = self.layers[first : last + 1][::-1]
+        self.trainable_layers[0].need_dinputs = False
+        self._flat = _FlatParameters(self.trainable_layers, self.dtype)
+        self._batches = Buffers()
+
+    def __repr__(self):
+        return f"Model({self.layers}, loss={self.loss!r}, optimizer={self.optimizer!r})"
+
+    @property
+    def n_parameters(self):
+        return self._flat.values.size
+
+    def forward(self, X, training=False):
+        """X: (n_samples, n_inputs) -> output of the last layer (its buffer; copy to keep)."""
+        for layer in self.layers:
+            X = layer.forward(X, training=training)
+        return X
+
+    def backward(self, output, y):
+        """Backpropagate the loss of ``output`` against ``y`` into every layer's gradients."""
+        if self._fused is not None:
+            dvalues = self._fused.backward(output, y)
+        else:
+            dvalues = self.loss.backward(output, y)
+        for layer in self._backward_layers:
+            dvalues = layer.backward(dvalues)
+
+    def train_step(self, X, y):
+        """One forward, backward and optimizer step on a batch -> dict of numbers."""
+        if self.optimizer is None:
+            raise ValueError("this model has no optimizer; pass optimizer=... to train it")
+        output = self.forward(X, training=True)
+        data_loss = self.loss.calculate(output, y)
+        reg_loss = regularization_loss(self.trainable_layers)
+        accuracy = self.accuracy.calculate(output, y)
+        self.backward(output, y)
+        self.optimizer.step([self._flat])
+        return _stats(data_loss, reg_loss, accuracy)
+
+    def train_epoch(self, X, y, batch_size=None, shuffle=True):
+        """One pass over (X, y) in minibatches -> dict of sample-weighted means over the epoch."""
+        X, y = self.prepare(X, y)
+        _init_accuracy(self.accuracy, y)
+        totals = dict.fromkeys(("data_loss", "regularization_loss", "accuracy"), 0.0)
+        for X_batch, y_batch in self.batches(X, y, batch_size, shuffle):
+            step = self.train_step(X_batch, y_batch)
+            for key in totals:
+                totals[key] += step[key] * len(X_batch)
+        n = len(X)
+        return _stats(
+            totals["data_loss"] / n, totals["regularization_loss"] / n, totals["accuracy"] / n
+        )
+
+    def evaluate(self, X, y, batch_size=None):
+        """Loss and accuracy of the current parameters, no training -> dict of numbers."""
+        X, y = self.prepare(X, y)
+        _init_accuracy(self.accuracy, y)
+        loss_sum = accuracy_sum = 0.0
+        for X_batch, y_batch in self.batches(X, y, batch_size, shuffle=False):
+            output = self.forward(X_batch, training=False)
+            loss_sum += float(np.sum(self.loss.forward(output, y_batch)))
+            accuracy_sum += self.accuracy.calculate(output, y_batch) * len(X_batch)
+        n = len(X)
+        return _stats(loss_sum / n, regularization_loss(self.trainable_layers), accuracy_sum / n)
+
+    def fit(self, X, y, epochs, batch_size=None, shuffle=True, validation_data=None):
+        """Train for ``epochs`` epochs -> list of per-epoch dicts (``val_*`` keys with validation)."""
+        history = []
+        for epoch in range(1, epochs + 1):
+            row = {"epoch": epoch, **self.train_epoch(X, y, batch_size, shuffle)}
+            if validation_data is not None:
+                val = self.evaluate(*validation_data, batch_size=batch_size)
+                row.update({f"val_{key}": value for key, value in val.items()})
+            history.append(row)
+        return history
+
+    def predict(self, X, batch_size=None):
+        """Outputs of the last layer for X: (n_samples, n_outputs), a new array."""
+        X = self._prepare_inputs(X)
+        if batch_size is None or batch_size >= len(X):
+            return self.forward(X).copy()
+        parts = [self.forward(X[i : i + batch_size]).copy() for i in range(0, len(X), batch_size)]
+        return np.concatenate(parts)
+
+    def batches(self, X, y, batch_size=None, shuffle=False):
+        """Yield (X_batch, y_batch); shuffled each call from the model's Generator if asked.
+
+        Batches are gathered into reused buffers: use each before asking for the next.
+        """
+        n = len(X)
+        if batch_size is None or batch_size >= n:
+            yield X, y
+            return
+        if not shuffle:
+            for start in range(0, n, batch_size):
+                yield X[start : start + batch_size], y[start : start + batch_size]
+            return
+        order = self.rng.permutation(n)
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            X_batch = self._batches.get("X", (len(index),) + X.shape[1:], X.dtype)
+            y_batch = self._batches.get("y", (len(index),) + y.shape[1:], y.dtype)
+            np.take(X, index, axis=0, out=X_batch)
+            np.take(y, index, axis=0, out=y_batch)
+            yield X_batch, y_batch
+
+    def prepare(self, X, y):
+        """Check and convert (X, y) once: X to the model's dtype, y to what the loss expects."""
+        X = self._prepare_inputs(X)
+        shape_only = np.broadcast_to(np.zeros((), self.dtype), (len(X), self.n_outputs))
+        if isinstance(self.loss, CategoricalCrossentropy):
+            y, _ = class_targets(shape_only, y)
+        else:
+            y = value_targets(shape_only, y)
+        return X, y
+
+    def _prepare_inputs(self, X):
+        X = np.asarray(X, dtype=self.dtype)
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(f"inputs must have shape (n_samples, {self.n_inputs}), got {X.shape}")
+        return X
+
+    def save(self, path):
+        """Write the parameters to an ``.npz`` file (keys ``layer{i}.weights`` etc.)."""
+        arrays = {}
+        for i, layer in enumerate(self.layers):
+            for name, _ in getattr(layer, "param_names", ()):
+                arrays[f"layer{i}.{name}"] = getattr(layer, name)
+        with open(path, "wb") as file:
+            np.savez(file, **arrays)
+
+    def load(self, path):
+        """Read parameters written by ``save`` into this model's layers, checking every shape."""
+        with np.load(path, allow_pickle=False) as stored:
+            for i, layer in enumerate(self.layers):
+                for name, _ in getattr(layer, "param_names", ()):
+                    key = f"layer{i}.{name}"
+                    if key not in stored:
+                        raise ValueError(
+                            f"{path} has no '{key}'; it was saved from a different model"
+                        )
+                    target = getattr(layer, name)
+                    if stored[key].shape != target.shape:
+                        raise ValueError(
+                            f"{path}: '{key}' has shape {stored[key].shape}, this model needs {target.shape}"
+                        )
+                    target[...] = stored[key]
+
+
+def _check_connections(layers):
+    previous = None
+    for i, layer in enumerate(layers):
+        if not hasattr(layer, "n_inputs"):
+            continue
+        if previous is not None and previous.n_neurons != layer.n_inputs:
+            raise ValueError(
+                f"layer {i} {layer!r} expects {layer.n_inputs} inputs but the layer before it "
+                f"gives {previous.n_neurons}"
+            )
+        previous = layer
+
+
+def _init_accuracy(accuracy, y):
+    if isinstance(accuracy, RegressionAccuracy):
+        accuracy.init(y)
+
+
+def _stats(data_loss, reg_loss, accuracy):
+    return {
+        "loss": data_loss + reg_loss,
+        "data_loss": data_loss,
+        "regularization_loss": reg_loss,
+        "accuracy": accuracy,
+    }
