@@ -1,0 +1,1 @@
+"""runner: the Hydra application that builds nncore networks from configs, trains, and logs to CSV."""

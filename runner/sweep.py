@@ -1,0 +1,112 @@
+"""A sweep's summary.csv, built from the files its jobs wrote.
+
+Launchers run jobs in other processes (joblib, Ray, Slurm) and Hydra skips
+``on_multirun_end`` when a job raises, so nothing here trusts in-memory state: the
+callback only remembers where the sweep writes, and the summary is read back from the
+job folders.
+"""
+
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+from hydra.experimental.callback import Callback
+
+from runner.records import ordered_row
+
+_active_sweeps = []  # sweep folders started in this process, for the entry point to finish
+
+
+class SweepRecorder(Callback):
+    """Remembers the sweep folder when a multirun starts (in the launching process)."""
+
+    def on_multirun_start(self, config, **kwargs):
+        sweep_dir = Path(config.hydra.sweep.dir).absolute()
+        _active_sweeps.append(sweep_dir)
+
+
+def pop_active_sweep():
+    return _active_sweeps.pop() if _active_sweeps else None
+
+
+def collect_jobs(sweep_dir):
+    """One row per job folder of the sweep: its summary.csv, or a 'failed' row if it left none."""
+    sweep_dir = Path(sweep_dir)
+    rows = []
+    for job_dir in sorted(_job_dirs(sweep_dir), key=_job_order):
+        summary = job_dir / "summary.csv"
+        if summary.is_file():
+            rows.append(pd.read_csv(summary).iloc[0].to_dict())
+        else:
+            overrides = _overrides(job_dir)
+            rows.append(
+                ordered_row(
+                    {
+                        "status": "failed",
+                        "message": "the job ended without writing summary.csv (killed?)",
+                        "run_dir": str(job_dir),
+                        "overrides": overrides,
+                        "sweep_dir": str(sweep_dir),
+                        "job": _job_number(job_dir),
+                    }
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def write_sweep_summary(sweep_dir):
+    """Write ``summary.csv`` in the sweep folder -> (path, DataFrame of the jobs)."""
+    jobs = collect_jobs(sweep_dir)
+    path = Path(sweep_dir) / "summary.csv"
+    tmp = path.with_name(".summary.csv.tmp")
+    jobs.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path, jobs
+
+
+def _job_dirs(sweep_dir):
+    # Hydra writes .hydra/ into every job folder before the job starts
+    return [p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")]
+
+
+def _job_number(job_dir):
+    """The job's number when its folder is named by it (Hydra's default subdir), else None."""
+    return int(job_dir.name) if job_dir.name.isdigit() else None
+
+
+def _job_order(job_dir):
+    number = _job_number(job_dir)
+    return (math.inf if number is None else number, job_dir.name)
+
+
+def _overrides(job_dir):
+    from omegaconf import OmegaConf
+
+    try:
+        return " ".join(OmegaConf.load(job_dir / ".hydra" / "overrides.yaml"))
+    except Exception:
+        return ""
+
+
+def finish(sweep_dir, top=10):
+    """Write the sweep summary, print the best jobs and the failed ones -> exit code (1 if any failed)."""
+    from runner.compare import compare, default_by, default_metric, format_not_ok, format_table
+
+    if not Path(sweep_dir).is_dir():
+        return 0
+    path, jobs = write_sweep_summary(sweep_dir)
+    if jobs.empty:
+        return 0
+    counts = jobs["status"].value_counts()
+    print(
+        f"\nsweep: {len(jobs)} jobs ({', '.join(f'{n} {s}' for s, n in counts.items())}); summary: {path}"
+    )
+    if (jobs["status"] == "ok").any():
+        by = default_by(jobs)
+        table, _ = compare(jobs, by, default_metric(jobs))
+        print(format_table(table.head(top)))
+    failed = jobs[jobs["status"] != "ok"]
+    if len(failed):
+        print(f"\njobs that did not finish ok:\n{format_not_ok(failed)}", file=sys.stderr)
+    return 1 if (jobs["status"] == "failed").any() else 0

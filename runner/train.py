@@ -1,0 +1,238 @@
+"""The training loop of one run. Takes a config and an output folder; knows nothing of Hydra."""
+
+import math
+import secrets
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from runner.build import build_model
+from runner.data import load_dataset
+from runner.errors import ConfigError
+from runner.records import (
+    METRIC_COLUMNS,
+    MetricsWriter,
+    append_to_ledger,
+    flatten,
+    write_summary,
+)
+
+OBJECTIVES = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
+GROUPS = ("model", "data", "loss", "optimizer")
+
+
+@dataclass
+class RunContext:
+    """Where a run writes and what it records about how it was started."""
+
+    run_dir: Path
+    ledger: Path
+    base_dir: Path = field(default_factory=Path.cwd)  # relative data paths start here
+    overrides: str = ""
+    choices: dict = field(default_factory=dict)  # config group -> chosen option
+    sweep_dir: str | None = None
+    job: int | None = None
+
+
+@dataclass
+class Progress:
+    """What has been logged so far; survives an exception halfway through training."""
+
+    last: dict = field(default_factory=dict)
+    best_val_loss: float = math.nan
+    best_val_accuracy: float = math.nan
+    n_parameters: int | None = None
+
+    def record(self, row):
+        self.last = row
+        if _finite(row.get("val_loss")):
+            self.best_val_loss = min(row["val_loss"], self.best_val_loss, key=_nan_last)
+        if _finite(row.get("val_accuracy")):
+            self.best_val_accuracy = max(
+                row["val_accuracy"], self.best_val_accuracy, key=_nan_first
+            )
+
+
+def run(cfg, ctx):
+    """Train (or, with trainer.epochs=0, only evaluate) and record the run whatever happens.
+
+    Returns the summary row (also written to ``summary.csv`` and appended to the ledger).
+    A KeyboardInterrupt is recorded as ``interrupted`` and then re-raised.
+    """
+    started = datetime.now()
+    clock = time.perf_counter()
+    run_dir = Path(ctx.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    progress = Progress()
+    status, message, interrupted = "failed", "", False
+    metrics = MetricsWriter(run_dir / "metrics.csv")
+    try:
+        with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
+            status, message = _train(cfg, run_dir, ctx, metrics, progress, clock)
+    except ConfigError as error:
+        message = str(error)
+    except KeyboardInterrupt:
+        status, message, interrupted = "interrupted", "interrupted by the user (Ctrl-C)", True
+    except Exception as error:  # a bug, not a user's mistake: keep the traceback next to the run
+        message = f"{type(error).__name__}: {error} (traceback in {run_dir / 'error.log'})"
+        (run_dir / "error.log").write_text(traceback.format_exc())
+    finally:
+        metrics.close()
+        row = _summary_row(
+            cfg, ctx, started, time.perf_counter() - clock, status, message, progress
+        )
+        with _interrupts_deferred() as deferred:
+            write_summary(run_dir, row)
+            append_to_ledger(ctx.ledger, row)
+    if interrupted or deferred.pending:
+        raise KeyboardInterrupt
+    return row
+
+
+class _interrupts_deferred:
+    """Hold back Ctrl-C while the records are written, so a second Ctrl-C cannot cut them short."""
+
+    pending = False
+
+    def __enter__(self):
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum, frame):
+        self.pending = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _train(cfg, run_dir, ctx, metrics, progress, clock):
+    trainer = check_trainer(cfg)
+    data_seeds, model_seed = np.random.SeedSequence(trainer["seed"]).spawn(2)
+    dataset = load_dataset(cfg.data, data_seeds.spawn(2), cfg.dtype, ctx.base_dir)
+    model = build_model(cfg, dataset, model_seed)
+    progress.n_parameters = model.n_parameters
+    X, y = model.prepare(dataset.X_train, dataset.y_train)
+    X_val, y_val = model.prepare(dataset.X_val, dataset.y_val)
+    batch_size, epochs = trainer["batch_size"], trainer["epochs"]
+
+    def log(epoch, train):
+        val = model.evaluate(X_val, y_val, batch_size=batch_size)
+        row = {
+            "epoch": epoch,
+            "train_loss": train["data_loss"],
+            "train_accuracy": train["accuracy"],
+            "val_loss": val["data_loss"],
+            "val_accuracy": val["accuracy"],
+            "regularization_loss": train["regularization_loss"],
+            "learning_rate": model.optimizer.current_learning_rate,
+            "seconds": time.perf_counter() - clock,
+        }
+        metrics.write(row)
+        progress.record(row)
+        return row
+
+    log(0, model.evaluate(X, y, batch_size=batch_size))
+    for epoch in range(1, epochs + 1):
+        train = model.train_epoch(X, y, batch_size=batch_size, shuffle=trainer["shuffle"])
+        if not math.isfinite(train["loss"]):
+            log(epoch, train)
+            lr = cfg.optimizer.get("learning_rate")
+            return "diverged", (
+                f"train_loss became {train['loss']} at epoch {epoch}; "
+                f"lower optimizer.learning_rate (now {lr}) or add regularization"
+            )
+        if epoch % trainer["log_every"] == 0 or epoch == epochs:
+            log(epoch, train)
+    model.save(run_dir / "params.npz")
+    return "ok", ""
+
+
+def check_trainer(cfg):
+    """The run-level settings, checked: seed, dtype, objective and ``trainer.*``."""
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    allowed = ("epochs", "batch_size", "shuffle", "log_every")
+    for key in trainer:
+        if key not in allowed:
+            raise ConfigError(
+                f"trainer.{key}", trainer[key], f"unknown key; allowed: {', '.join(allowed)}"
+            )
+    _integer("trainer.epochs", trainer.get("epochs"), minimum=0)
+    _integer("trainer.log_every", trainer.get("log_every"), minimum=1)
+    if trainer.get("batch_size") is not None:
+        _integer(
+            "trainer.batch_size", trainer["batch_size"], minimum=1, extra=" or null (full batch)"
+        )
+    if not isinstance(trainer.get("shuffle"), bool):
+        raise ConfigError("trainer.shuffle", trainer.get("shuffle"), "must be true or false")
+    _integer("seed", cfg.get("seed"), minimum=0)
+    if cfg.get("dtype") not in ("float32", "float64"):
+        raise ConfigError("dtype", cfg.get("dtype"), "choose one of: float32, float64")
+    if cfg.get("objective") not in OBJECTIVES:
+        raise ConfigError(
+            "objective", cfg.get("objective"), f"choose one of: {', '.join(OBJECTIVES)}"
+        )
+    return {**trainer, "seed": cfg.seed}
+
+
+def _integer(key, value, minimum, extra=""):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigError(key, value, f"must be {kind}{extra}")
+
+
+def _summary_row(cfg, ctx, started, seconds, status, message, progress):
+    last = progress.last
+    return {
+        "run_id": f"{started:%Y%m%d-%H%M%S-%f}-{secrets.token_hex(2)}",
+        "status": status,
+        "message": message,
+        "started_at": started.isoformat(timespec="milliseconds"),
+        "seconds": round(seconds, 4),
+        "run_dir": str(ctx.run_dir),
+        "overrides": ctx.overrides,
+        "sweep_dir": ctx.sweep_dir,
+        "job": ctx.job,
+        **{group: ctx.choices.get(group) for group in GROUPS},
+        "epochs_done": last.get("epoch"),
+        **{key: last.get(key) for key in METRIC_COLUMNS[1:5]},
+        "best_val_loss": progress.best_val_loss,
+        "best_val_accuracy": progress.best_val_accuracy,
+        "n_parameters": progress.n_parameters,
+        **_resolved_scalars(cfg),
+    }
+
+
+def _resolved_scalars(cfg):
+    """Every scalar of the config, resolved where possible (a broken interpolation stays as text)."""
+    try:
+        return flatten(OmegaConf.to_container(cfg, resolve=True))
+    except Exception:
+        return flatten(OmegaConf.to_container(cfg, resolve=False))
+
+
+def objective(row, name):
+    value = row.get(name)
+    return float(value) if _finite(value) else math.nan
+
+
+def _finite(value):
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _nan_last(value):
+    return math.inf if math.isnan(value) else value
+
+
+def _nan_first(value):
+    return -math.inf if math.isnan(value) else value

@@ -1,0 +1,42 @@
+"""Shared helpers: compose configs in-process, run the real CLI in a subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Tests share small CPUs: one BLAS thread each, in this process and in every CLI subprocess.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = ROOT / "conf"
+
+
+def compose(*overrides):
+    """The task config ``python -m runner`` would see with these overrides (no hydra node)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides))
+
+
+def run_cli(cwd, *args, module="runner", timeout=300):
+    """``python -m <module> args...`` in ``cwd``; returns the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A fresh working folder, also the current directory of the test."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

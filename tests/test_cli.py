@@ -1,0 +1,167 @@
+"""The installed command, run for real in a subprocess in a fresh folder."""
+
+import pandas as pd
+import pytest
+from conftest import run_cli
+
+FAST = ("trainer.epochs=30", "trainer.log_every=10")
+
+
+def _one(path, pattern):
+    found = list(path.glob(pattern))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_single_run_writes_its_folder_and_ledger_row(tmp_path):
+    result = run_cli(tmp_path, "model=dense2", "data=spiral", *FAST)
+    assert result.returncode == 0, result.stderr
+    run_dir = _one(tmp_path, "outputs/runs/*/*")
+    for name in ("metrics.csv", "summary.csv", "params.npz", ".hydra/config.yaml"):
+        assert (run_dir / name).is_file(), name
+    ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
+    assert len(ledger) == 1 and ledger.loc[0, "status"] == "ok"
+    assert ledger.loc[0, "overrides"] == "model=dense2 data=spiral " + " ".join(FAST)
+    assert (ledger.loc[0, "model"], ledger.loc[0, "data"]) == ("dense2", "spiral")
+    assert "val_accuracy" in result.stdout and str(run_dir.relative_to(tmp_path)) in result.stdout
+
+
+def test_forward_only(tmp_path):
+    result = run_cli(tmp_path, "trainer.epochs=0")
+    assert result.returncode == 0, result.stderr
+    metrics = pd.read_csv(_one(tmp_path, "outputs/runs/*/*/metrics.csv"))
+    assert list(metrics["epoch"]) == [0]
+
+
+def test_sweep_records_every_job(tmp_path):
+    result = run_cli(tmp_path, "-m", "model=dense2,dense3", "seed=0,1,2", *FAST)
+    assert result.returncode == 0, result.stderr
+    ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
+    assert len(ledger) == 6 and set(ledger["status"]) == {"ok"}
+    sweep_dir = _one(tmp_path, "outputs/sweeps/*/*")
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    assert sorted(summary["job"]) == list(range(6))
+    assert sorted(summary["run_id"]) == sorted(ledger["run_id"])
+    assert len({*summary["run_dir"]}) == 6
+    assert "dense3" in result.stdout and "summary" in result.stdout
+
+
+def test_failed_job_does_not_lose_the_others(tmp_path):
+    result = run_cli(tmp_path, "-m", "model.width=8,0,16", *FAST)
+    assert result.returncode == 1
+    assert (
+        "model.width=0" in result.stderr
+        and "model.layers.0.units=0: must be a positive integer" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    summary = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/summary.csv"))
+    assert list(summary.sort_values("job")["status"]) == ["ok", "failed", "ok"]
+    assert len(pd.read_csv(tmp_path / "outputs" / "runs.csv")) == 3
+
+
+def test_sweep_declared_in_an_experiment_file(tmp_path):
+    result = run_cli(tmp_path, "-m", "experiment=spiral_width_sweep", "trainer.epochs=5")
+    assert result.returncode == 0, result.stderr
+    summary = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/summary.csv"))
+    assert len(summary) == 12
+    assert sorted(set(summary["model.width"])) == [16, 32, 64, 128]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["model=dense9"], "Could not find 'model/dense9'"),
+        (
+            ["model.layers.0.activation=relux"],
+            "model.layers.0.activation=relux: unknown activation; choose one of:",
+        ),
+        (["loss=mse"], "loss=mse: needs a regression target but data=spiral has class labels"),
+        (["optimizer.learning_rate=abc"], "optimizer.learning_rate=abc: must be a number"),
+        (["trainer.epochs=-1"], "trainer.epochs=-1: must be an integer >= 0"),
+        (["data=csv", "data.path=none.csv", "data.target=y"], "data.path=none.csv: no such file"),
+    ],
+)
+def test_mistakes_end_with_one_clear_message(tmp_path, args, message):
+    result = run_cli(tmp_path, *FAST, *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_mistake_keeps_its_ledger_row(tmp_path):
+    run_cli(tmp_path, "trainer.epochs=3")
+    run_cli(tmp_path, "optimizer.learning_rate=-1")
+    ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
+    assert list(ledger["status"]) == ["ok", "failed"]
+
+
+def test_same_seed_same_metrics_across_processes(tmp_path):
+    for _ in range(2):
+        assert run_cli(tmp_path, "seed=3", "trainer.batch_size=64", *FAST).returncode == 0
+    first, second = sorted(tmp_path.glob("outputs/runs/*/*/metrics.csv"))
+    columns = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+    pd.testing.assert_frame_equal(pd.read_csv(first)[columns], pd.read_csv(second)[columns])
+
+
+def test_compare_on_real_runs_including_a_failed_one(tmp_path):
+    assert run_cli(tmp_path, "-m", "model=linear,dense2", "seed=0,1", *FAST).returncode == 0
+    run_cli(tmp_path, "model=dense2", "seed=2", "optimizer.learning_rate=-1")
+    result = run_cli(tmp_path, "--by", "model", "--out", "table.csv", module="runner.compare")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert sorted(table["model"]) == ["dense2", "linear"]
+    assert table["val_accuracy_mean"].is_monotonic_decreasing  # best first
+    assert list(table["runs"]) == [2, 2]
+    assert "not averaged: 1 runs" in result.stdout and "optimizer.learning_rate=-1" in result.stdout
+
+
+def _interrupt_when_logged(process, metrics_glob, cwd, rows=3, timeout=60):
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(cwd.glob(metrics_glob))
+        if found and len(found[0].read_text().splitlines()) > rows:
+            break
+        time.sleep(0.05)
+    else:
+        process.kill()
+        raise AssertionError("the run never logged")
+    process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=60)
+
+
+def _start(cwd, *args):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_ctrl_c_keeps_rows_records_interrupted_and_exits_non_zero(tmp_path):
+    process = _start(tmp_path, "trainer.epochs=100000000", "trainer.log_every=200")
+    _, err = _interrupt_when_logged(process, "outputs/runs/*/*/metrics.csv", tmp_path)
+    assert process.returncode == 130
+    assert "Traceback" not in err and "interrupted" in err
+    ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
+    assert list(ledger["status"]) == ["interrupted"]
+    metrics = pd.read_csv(_one(tmp_path, "outputs/runs/*/*/metrics.csv"))
+    assert len(metrics) >= 3 and ledger.loc[0, "epochs_done"] == metrics["epoch"].iloc[-1]
+
+
+def test_ctrl_c_in_a_sweep_still_writes_its_summary(tmp_path):
+    process = _start(
+        tmp_path, "-m", "seed=0,1,2", "trainer.epochs=100000000", "trainer.log_every=200"
+    )
+    _interrupt_when_logged(process, "outputs/sweeps/*/*/0/metrics.csv", tmp_path)
+    assert process.returncode == 130
+    summary = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/summary.csv"))
+    assert list(summary["status"]) == ["interrupted"]
+    assert list(pd.read_csv(tmp_path / "outputs" / "runs.csv")["status"]) == ["interrupted"]

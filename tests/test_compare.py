@@ -1,0 +1,83 @@
+import pandas as pd
+import pytest
+
+from runner.compare import CompareError, compare, default_by, load_runs, main
+
+
+def _runs(tmp_path):
+    rows = []
+    for lr, accs in {"0.1": [0.8, 0.9], "0.01": [0.6, 0.7], "1.0": [0.3, None]}.items():
+        for seed, acc in enumerate(accs):
+            rows.append(
+                {
+                    "run_id": f"{lr}-{seed}",
+                    "status": "ok" if acc is not None else "diverged",
+                    "overrides": f"optimizer.learning_rate={lr} seed={seed}",
+                    "model": "dense2",
+                    "seed": seed,
+                    "optimizer.learning_rate": float(lr),
+                    "val_accuracy": acc,
+                    "val_loss": None if acc is None else 1 - acc,
+                    "seconds": 1.0,
+                }
+            )
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_groups_average_over_seeds_and_sort_best_first(tmp_path):
+    runs = load_runs([_runs(tmp_path)])
+    table, not_ok = compare(runs, ["optimizer.learning_rate"], "val_accuracy")
+    assert list(table["optimizer.learning_rate"]) == [0.1, 0.01, 1.0]
+    assert table["val_accuracy_mean"].iloc[0] == pytest.approx(0.85)
+    assert table["val_accuracy_std"].iloc[0] == pytest.approx(pd.Series([0.8, 0.9]).std())
+    assert list(table["runs"]) == [2, 2, 1]
+    assert list(table["not_ok"]) == [0, 0, 1]
+    assert list(not_ok["run_id"]) == ["1.0-1"]  # listed, not averaged
+
+
+def test_losses_rank_lowest_first(tmp_path):
+    table, _ = compare(load_runs([_runs(tmp_path)]), ["optimizer.learning_rate"], "val_loss")
+    assert list(table["optimizer.learning_rate"]) == [0.1, 0.01, 1.0]
+    assert table["val_loss_mean"].is_monotonic_increasing
+
+
+def test_default_groups_are_the_swept_keys_without_seed(tmp_path):
+    assert default_by(load_runs([_runs(tmp_path)])) == ["optimizer.learning_rate"]
+
+
+def test_same_run_from_two_sources_counts_once(tmp_path):
+    path = _runs(tmp_path)
+    assert len(load_runs([path, path])) == 6
+
+
+def test_cli_prints_table_and_writes_csv(tmp_path, capsys):
+    out = tmp_path / "table.csv"
+    assert main([str(_runs(tmp_path)), "--metric", "val_accuracy", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "ranked by val_accuracy (higher is better)" in printed
+    assert "not averaged: 1 runs" in printed
+    assert pd.read_csv(out)["optimizer.learning_rate"].tolist() == [0.1, 0.01, 1.0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.csv"], "no such file or folder: missing.csv"),
+        (["RUNS", "--by", "modle"], "no column 'modle'"),
+        (["RUNS", "--metric", "val_f1"], "no column 'val_f1'"),
+    ],
+)
+def test_cli_errors_are_one_line(tmp_path, capsys, args, message):
+    runs = str(_runs(tmp_path))
+    code = main([runs if a == "RUNS" else a for a in args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_csv_without_status_column_is_rejected(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(CompareError, match="no 'status' column"):
+        load_runs([path])

@@ -1,0 +1,109 @@
+"""Datasets as the runner loads them: generated draws and your own CSV."""
+
+import numpy as np
+import pytest
+from conftest import compose
+
+from runner.data import CLASSIFICATION, REGRESSION, load_dataset
+from runner.errors import ConfigError
+
+
+def _load(base_dir, *overrides, seed=0):
+    cfg = compose(*overrides)
+    return load_dataset(cfg.data, np.random.SeedSequence(seed).spawn(2), cfg.dtype, base_dir)
+
+
+@pytest.fixture
+def csv_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = ["height,weight,colour,label,price"]
+    for i in range(50):
+        lines.append(
+            f"{rng.normal(170, 10):.2f},{rng.normal(70, 5):.2f},red,{['cat', 'dog'][i % 2]},{i * 1.5}"
+        )
+    (tmp_path / "pets.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def test_generated_validation_set_is_a_fresh_draw(tmp_path):
+    data = _load(tmp_path)
+    assert data.task == CLASSIFICATION and data.n_classes == 3
+    assert data.X_train.shape == data.X_val.shape == (300, 2)
+    assert not np.array_equal(data.X_train, data.X_val)
+    np.testing.assert_array_equal(_load(tmp_path).X_val, data.X_val)
+
+
+def test_csv_classification_with_named_classes(csv_dir):
+    data = _load(
+        csv_dir,
+        "data=csv",
+        "data.path=pets.csv",
+        "data.target=label",
+        "data.features=[height,weight]",
+    )
+    assert data.task == CLASSIFICATION and data.class_names == ("cat", "dog")
+    assert data.X_train.shape == (40, 2) and data.X_val.shape == (10, 2)
+    assert data.X_train.dtype == np.float32 and data.y_train.dtype == np.int64
+
+
+def test_csv_split_is_seeded(csv_dir):
+    args = ("data=csv", "data.path=pets.csv", "data.target=label", "data.features=[height,weight]")
+    first, again, other = (
+        _load(csv_dir, *args),
+        _load(csv_dir, *args),
+        _load(csv_dir, *args, seed=1),
+    )
+    np.testing.assert_array_equal(first.X_val, again.X_val)
+    assert not np.array_equal(first.X_val, other.X_val)
+
+
+def test_csv_regression_and_standardisation(csv_dir):
+    data = _load(
+        csv_dir,
+        "data=csv",
+        "data.path=pets.csv",
+        "data.target=price",
+        "data.features=[height,weight]",
+        "data.standardize=true",
+    )
+    assert data.task == REGRESSION and data.y_train.shape == (40, 1)
+    np.testing.assert_allclose(data.X_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(data.X_train.std(axis=0), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["data.path=missing.csv", "data.target=label"], "data.path=missing.csv: no such file"),
+        (
+            ["data.path=pets.csv", "data.target=species"],
+            "data.target=species: no such column in pets.csv; columns: height, weight, colour, label, price",
+        ),
+        (
+            ["data.path=pets.csv", "data.target=label"],
+            "data.features=colour: column is not numeric",
+        ),
+        (
+            ["data.path=pets.csv", "data.target=label", "data.features=[height,size]"],
+            "data.features=size: no such column",
+        ),
+        (["data.target=label"], "data.path=???: required for data=csv"),
+        (
+            [
+                "data.path=pets.csv",
+                "data.target=label",
+                "data.features=[height]",
+                "data.val_fraction=1.5",
+            ],
+            "data.val_fraction=1.5: must be a number between 0 and 1",
+        ),
+        (
+            ["data.path=pets.csv", "data.target=label", "+data.sep=';'"],
+            "data.sep=;: not a csv option",
+        ),
+    ],
+)
+def test_csv_problems_name_the_key(csv_dir, overrides, message):
+    with pytest.raises(ConfigError) as error:
+        _load(csv_dir, "data=csv", *overrides)
+    assert str(error.value).startswith(message), str(error.value)
