@@ -29,6 +29,10 @@ def context_from_hydra(cfg):
     ), multirun
 
 
+class JobFailed(Exception):
+    """Tells a searching sweeper (Optuna) that this trial failed; everything is already recorded."""
+
+
 def run_job(cfg):
     """Run one job; return the objective for sweepers. A single run that fails exits non-zero."""
     ctx, multirun = context_from_hydra(cfg)
@@ -40,9 +44,18 @@ def run_job(cfg):
             raise
         sys.exit(INTERRUPTED_EXIT)
     print_run(row, ctx.ledger)
-    if not multirun and STATUS_EXIT[row["status"]]:
-        sys.exit(STATUS_EXIT[row["status"]])
+    failed = STATUS_EXIT[row["status"]]
+    if failed and not multirun:
+        sys.exit(failed)
+    if failed and _searching_sweeper():
+        # Optuna marks a trial FAIL when the job raises (it rejects a NaN objective outright);
+        # the basic sweeper would print a traceback for it, so only searches get the exception.
+        raise JobFailed(f"{row['status']}: {row['message']}")
     return train.objective(row, cfg.objective)
+
+
+def _searching_sweeper():
+    return "BasicSweeper" not in str(HydraConfig.get().sweeper.get("_target_", ""))
 
 
 def print_run(row, ledger):

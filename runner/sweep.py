@@ -13,16 +13,23 @@ from pathlib import Path
 import pandas as pd
 from hydra.experimental.callback import Callback
 
+from runner.errors import ConfigError
+from runner.launchers import prepare_multirun
 from runner.records import ordered_row
 
 _active_sweeps = []  # sweep folders started in this process, for the entry point to finish
 
 
 class SweepRecorder(Callback):
-    """Remembers the sweep folder when a multirun starts (in the launching process)."""
+    """When a multirun starts (in the launching process): prepares the launch and remembers
+    the sweep folder, so the entry point can summarise it however the jobs end."""
 
     def on_multirun_start(self, config, **kwargs):
-        sweep_dir = Path(config.hydra.sweep.dir).absolute()
+        try:
+            sweep_dir = prepare_multirun(config)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)
         _active_sweeps.append(sweep_dir)
 
 

@@ -24,7 +24,7 @@ def compose(*overrides):
         return hydra_compose(config_name="config", overrides=list(overrides))
 
 
-def run_cli(cwd, *args, module="runner", timeout=300):
+def run_cli(cwd, *args, module="runner", timeout=300, env=None):
     """``python -m <module> args...`` in ``cwd``; returns the CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],
@@ -32,6 +32,7 @@ def run_cli(cwd, *args, module="runner", timeout=300):
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
 
 

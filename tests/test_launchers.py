@@ -1,0 +1,226 @@
+"""Sweeps under every launcher and the Optuna sweeper, with the real plugins: each job's row
+reaches the ledger exactly once, the sweep summary has one row per job, run folders are
+distinct, and one failed job loses nothing."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import run_cli
+
+TINY = ("trainer.epochs=5", "trainer.log_every=5", "data.samples=20", "data.val_samples=20")
+
+
+def _check_sweep(cwd, jobs, failed=()):
+    """The integrity every launcher must give; returns the sweep summary."""
+    ledger = pd.read_csv(cwd / "outputs" / "runs.csv")
+    (summary_path,) = cwd.glob("outputs/sweeps/*/*/summary.csv")
+    summary = pd.read_csv(summary_path)
+    assert len(summary) == jobs and sorted(summary["job"]) == list(range(jobs))
+    assert len(ledger) == jobs and ledger["run_id"].is_unique
+    assert sorted(ledger["run_id"]) == sorted(summary["run_id"])
+    assert summary["run_dir"].is_unique
+    assert all(
+        os.path.isabs(d) and os.path.isfile(os.path.join(d, "metrics.csv"))
+        for d in summary["run_dir"]
+    )
+    assert sorted(summary.loc[summary["status"] == "failed", "job"]) == sorted(failed)
+    assert (summary.loc[~summary["job"].isin(failed), "status"] == "ok").all()
+    return summary
+
+
+def _launch(cwd, launcher, *args, env=None):
+    return run_cli(
+        cwd, "-m", f"hydra/launcher={launcher}", "model.width=8,0,16,32", *TINY, *args, env=env
+    )
+
+
+def test_basic_launcher(tmp_path):
+    result = run_cli(tmp_path, "-m", "model.width=8,0,16,32", *TINY)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    _check_sweep(tmp_path, 4, failed=[1])
+
+
+def test_joblib_runs_jobs_in_parallel_processes(tmp_path):
+    result = _launch(tmp_path, "joblib", "hydra.launcher.n_jobs=2")
+    assert result.returncode == 1, result.stderr
+    assert "model.layers.0.units=0" in result.stderr
+    _check_sweep(tmp_path, 4, failed=[1])
+
+
+def test_submitit_local(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    result = _launch(tmp_path, "submitit_local")
+    assert result.returncode == 1, result.stderr
+    _check_sweep(tmp_path, 4, failed=[1])
+
+
+def test_slurm_preset_composes_with_editable_resources():
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    from conftest import CONF_DIR
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "config",
+            ["hydra/launcher=slurm", "hydra.launcher.partition=cpu"],
+            return_hydra_config=True,
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.partition, launcher.timeout_min, launcher.cpus_per_task, launcher.mem_gb) == (
+        "cpu",
+        30,
+        2,
+        4,
+    )
+
+
+def _ray_env(tmp_path):
+    """Ray writes its auth token under HOME and its sockets under RAY_TMPDIR: keep both private."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "RAY_TMPDIR": tempfile.mkdtemp(prefix="ray", dir="/tmp"),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+
+
+def test_ray_local_instance(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    result = _launch(tmp_path, "ray", env=_ray_env(tmp_path))
+    assert result.returncode == 1, result.stderr[-3000:]
+    _check_sweep(tmp_path, 4, failed=[1])
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    """A Ray head on 127.0.0.1, started in its own folder and process group; stopped by that group."""
+    pytest.importorskip("ray")
+    env = _ray_env(tmp_path)
+    head_dir = tmp_path / "head"
+    head_dir.mkdir()
+    port = 20000 + os.getpid() % 20000
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    process = subprocess.Popen(
+        [
+            ray,
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={env['RAY_TMPDIR']}",
+        ],
+        cwd=head_dir,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        for line in process.stdout:
+            if "Ray runtime started" in line or "--block" in line:
+                break
+            assert time.monotonic() < deadline, "ray head did not start"
+        yield f"127.0.0.1:{port}", head_dir, env
+    finally:
+        _stop_group(process)
+
+
+def _stop_group(process):
+    group = os.getpgid(process.pid)
+    os.killpg(group, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=10)
+    time.sleep(2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)  # stragglers of this head only
+    process.wait(timeout=10)
+
+
+def test_ray_joins_a_running_cluster_and_writes_where_it_was_launched(tmp_path, ray_head):
+    address, head_dir, env = ray_head
+    cwd = tmp_path / "project"
+    cwd.mkdir()
+    result = _launch(cwd, "ray_cluster", f"hydra.launcher.ray.init.address={address}", env=env)
+    assert result.returncode == 1, result.stderr[-3000:]
+    _check_sweep(cwd, 4, failed=[1])
+    assert not list(head_dir.rglob("outputs"))  # nothing relative to the workers' folder
+
+
+def test_joining_a_cluster_rejects_object_store_memory(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    result = run_cli(
+        tmp_path,
+        "-m",
+        "hydra/launcher=ray_cluster",
+        "hydra.launcher.ray.init.address=127.0.0.1:1",
+        "hydra.launcher.ray.init.object_store_memory=100000000",
+        *TINY,
+    )
+    assert result.returncode == 1
+    assert (
+        "hydra.launcher.ray.init.object_store_memory=100000000: cannot be set when joining"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+OPTUNA = ("hparams_search=spiral_optuna", "hydra.sweeper.n_trials=5", *TINY)
+
+
+def _trials(cwd):
+    (summary,) = cwd.glob("outputs/sweeps/*/*/summary.csv")
+    return pd.read_csv(summary).sort_values("job")
+
+
+def test_optuna_search_records_every_trial_and_is_reproducible(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    runs = []
+    for name in ("first", "second"):
+        cwd = tmp_path / name
+        cwd.mkdir()
+        result = run_cli(cwd, *OPTUNA)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Best parameters" in result.stdout + result.stderr
+        summary = _check_sweep(cwd, 5)
+        (results,) = cwd.glob("outputs/sweeps/*/*/optimization_results.yaml")
+        best = yaml.safe_load(results.read_text())["best_value"]
+        assert best == pytest.approx(summary["val_accuracy"].max())
+        runs.append(
+            summary[
+                ["optimizer.learning_rate", "model.width", "model.layers.0.activation", "search.l2"]
+            ]
+        )
+    pd.testing.assert_frame_equal(runs[0].reset_index(drop=True), runs[1].reset_index(drop=True))
+
+
+def test_optuna_failed_trial_loses_nothing(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    result = run_cli(
+        tmp_path,
+        *OPTUNA,
+        "hydra.sweeper.params={model.width:'choice(0,8)'}",
+        "hydra.sweeper.n_trials=6",
+    )
+    summary = _trials(tmp_path)
+    assert len(summary) == 6
+    failed = summary.loc[summary["status"] == "failed", "job"].tolist()
+    assert failed and len(failed) < 6
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    _check_sweep(tmp_path, 6, failed=failed)
