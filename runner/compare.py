@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 METRICS = ["val_accuracy", "val_loss", "train_accuracy", "train_loss"]
+CURVE_METRICS = set(METRICS)  # columns of metrics.csv that make a curve
 GROUP_CHOICES = ["model", "data", "loss", "optimizer"]
 NOT_GROUPABLE = {"seed", "hydra", "paths"}  # overrides that never define a group
 DEFAULT_LEDGER = Path("outputs") / "runs.csv"
@@ -110,6 +111,47 @@ def compare(runs, by, metric):
     return table.reset_index(), not_ok
 
 
+def group_label(key, by):
+    values = key if isinstance(key, tuple) else (key,)
+    return ", ".join(f"{column}={_short(value)}" for column, value in zip(by, values, strict=True))
+
+
+def _short(value):
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def group_curves(runs, by, metric):
+    """{group label: DataFrame(epoch, one column per ok run)} of ``metric`` per epoch, read from
+    each run's metrics.csv (runs whose folder is gone are skipped)."""
+    column = (
+        metric if metric in CURVE_METRICS else ("val_accuracy" if "acc" in metric else "val_loss")
+    )
+    curves = {}
+    ok = runs[runs["status"] == "ok"]
+    for key, group in ok.groupby(by, dropna=False, sort=False):
+        series = []
+        for run_id, run_dir in zip(group.get("run_id", group.index), group["run_dir"], strict=True):
+            path = Path(str(run_dir)) / "metrics.csv"
+            if path.is_file():
+                metrics = pd.read_csv(path)
+                if column in metrics:
+                    series.append(metrics.set_index("epoch")[column].rename(str(run_id)))
+        if series:
+            curves[group_label(key, by)] = pd.concat(series, axis=1).sort_index().reset_index()
+    return curves, column
+
+
+def pivot(runs, row, column, metric):
+    """Mean of ``metric`` over ok runs as a ``row`` x ``column`` grid."""
+    for name in (row, column):
+        if name not in runs.columns:
+            raise CompareError(
+                f"no column '{name}' to pivot on; columns include: {', '.join(_useful_columns(runs))}"
+            )
+    ok = runs[runs["status"] == "ok"]
+    return ok.pivot_table(index=row, columns=column, values=metric, aggfunc="mean")
+
+
 def _useful_columns(runs):
     return [c for c in runs.columns if c in GROUP_CHOICES or "." in c or c in METRICS][:25]
 
@@ -159,6 +201,17 @@ def parse_args(argv):
         help="column to rank by (default: val_accuracy, else val_loss); losses rank low first, accuracies high first",
     )
     parser.add_argument("--out", help="also write the table to this CSV file")
+    parser.add_argument(
+        "--pivot",
+        nargs=2,
+        metavar=("ROW", "COL"),
+        help="also show the metric as a ROW x COL grid, e.g. optimizer.learning_rate model.width",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="draw the groups' validation curves (mean line, min-max band over runs); with --pivot, the grid as a heatmap",
+    )
     return parser.parse_args(argv)
 
 
@@ -169,6 +222,7 @@ def main(argv=None):
         by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else default_by(runs)
         metric = args.metric or default_metric(runs)
         table, not_ok = compare(runs, by, metric)
+        grid = pivot(runs, *args.pivot, metric) if args.pivot else None
     except CompareError as error:
         print(f"compare: {error}", file=sys.stderr)
         return 2
@@ -178,9 +232,29 @@ def main(argv=None):
     if len(not_ok):
         print(f"\nnot averaged: {len(not_ok)} runs did not finish ok")
         print(format_not_ok(not_ok))
+    if grid is not None:
+        print(f"\n{metric} (mean over ok runs), {args.pivot[0]} x {args.pivot[1]}:")
+        print(grid.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
     if args.out:
         table.to_csv(args.out, index=False)
         print(f"\ntable written to {args.out}")
+    if args.plot:
+        return _plot(args.plot, runs, by, metric, grid)
+    return 0
+
+
+def _plot(path, runs, by, metric, grid):
+    from runner import plots
+
+    if grid is not None:
+        plots.heatmap(grid, metric, path)
+    else:
+        curves, column = group_curves(runs, by, metric)
+        if not curves:
+            print("compare: no metrics.csv found for the ok runs; nothing to plot", file=sys.stderr)
+            return 2
+        plots.overlaid_curves(curves, column, path)
+    print(f"plot written to {path}")
     return 0
 
 

@@ -7,6 +7,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from runner import train
+from runner.progress import choose_mode as choose_progress
 
 STATUS_EXIT = {"ok": 0, "diverged": 1, "failed": 1}
 INTERRUPTED_EXIT = 130  # the shell's convention for Ctrl-C
@@ -18,6 +19,7 @@ def context_from_hydra(cfg):
     base_dir = Path(hydra.runtime.cwd)
     ledger = Path(str(cfg.paths.ledger)).expanduser()
     multirun = hydra.mode == RunMode.MULTIRUN
+    parallel = multirun and "BasicLauncher" not in str(hydra.launcher.get("_target_", ""))
     return train.RunContext(
         run_dir=Path(hydra.runtime.output_dir),
         ledger=ledger if ledger.is_absolute() else base_dir / ledger,
@@ -26,6 +28,7 @@ def context_from_hydra(cfg):
         choices={group: hydra.runtime.choices.get(group) for group in train.GROUPS},
         sweep_dir=str((base_dir / hydra.sweep.dir).resolve()) if multirun else None,
         job=hydra.job.num if multirun else None,
+        progress=choose_progress(cfg.trainer.get("progress", "auto"), parallel),
     ), multirun
 
 

@@ -3,6 +3,7 @@
 import math
 import secrets
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -14,8 +15,10 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from runner.build import build_model
-from runner.data import load_dataset
+from runner.data import CLASSIFICATION, REGRESSION, load_dataset
 from runner.errors import ConfigError
+from runner.progress import MODES as PROGRESS_MODES
+from runner.progress import reporter as progress_reporter
 from runner.records import (
     METRIC_COLUMNS,
     MetricsWriter,
@@ -39,19 +42,24 @@ class RunContext:
     choices: dict = field(default_factory=dict)  # config group -> chosen option
     sweep_dir: str | None = None
     job: int | None = None
+    progress: str = "none"  # what to show while training: bar, lines or none
 
 
 @dataclass
 class Progress:
     """What has been logged so far; survives an exception halfway through training."""
 
-    last: dict = field(default_factory=dict)
+    rows: list = field(default_factory=list)
     best_val_loss: float = math.nan
     best_val_accuracy: float = math.nan
     n_parameters: int | None = None
 
+    @property
+    def last(self):
+        return self.rows[-1] if self.rows else {}
+
     def record(self, row):
-        self.last = row
+        self.rows.append(row)
         if _finite(row.get("val_loss")):
             self.best_val_loss = min(row["val_loss"], self.best_val_loss, key=_nan_last)
         if _finite(row.get("val_accuracy")):
@@ -125,6 +133,7 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock):
     X, y = model.prepare(dataset.X_train, dataset.y_train)
     X_val, y_val = model.prepare(dataset.X_val, dataset.y_val)
     batch_size, epochs = trainer["batch_size"], trainer["epochs"]
+    show = progress_reporter(ctx.progress, epochs)
 
     def log(epoch, train):
         val = model.evaluate(X_val, y_val, batch_size=batch_size)
@@ -140,28 +149,72 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock):
         }
         metrics.write(row)
         progress.record(row)
+        show.logged(row)
         return row
 
-    log(0, model.evaluate(X, y, batch_size=batch_size))
-    for epoch in range(1, epochs + 1):
-        train = model.train_epoch(X, y, batch_size=batch_size, shuffle=trainer["shuffle"])
-        if not math.isfinite(train["loss"]):
-            log(epoch, train)
-            lr = cfg.optimizer.get("learning_rate")
-            return "diverged", (
-                f"train_loss became {train['loss']} at epoch {epoch}; "
-                f"lower optimizer.learning_rate (now {lr}) or add regularization"
+    status, message = "ok", ""
+    try:
+        log(0, model.evaluate(X, y, batch_size=batch_size))
+        for epoch in range(1, epochs + 1):
+            train = model.train_epoch(X, y, batch_size=batch_size, shuffle=trainer["shuffle"])
+            show.epoch(epoch, train)
+            if not math.isfinite(train["loss"]):
+                log(epoch, train)
+                lr = cfg.optimizer.get("learning_rate")
+                status, message = (
+                    "diverged",
+                    (
+                        f"train_loss became {train['loss']} at epoch {epoch}; "
+                        f"lower optimizer.learning_rate (now {lr}) or add regularization"
+                    ),
+                )
+                break
+            if epoch % trainer["log_every"] == 0 or epoch == epochs:
+                log(epoch, train)
+    finally:
+        show.close()
+    if status == "ok":
+        model.save(run_dir / "params.npz")
+    if trainer["plots"]:
+        draw_run_plots(
+            run_dir, progress.rows, model if status == "ok" else None, dataset, _title(ctx)
+        )
+    return status, message
+
+
+def _title(ctx):
+    chosen = " · ".join(str(ctx.choices[g]) for g in GROUPS if ctx.choices.get(g))
+    return f"{chosen}   {ctx.overrides}".strip()
+
+
+def draw_run_plots(run_dir, rows, model, dataset, title=""):
+    """curves.png always; boundary.png (2-D classification) or fit.png (1-D regression) for a
+    trained model. A plotting problem is reported and never costs the run its records."""
+    import pandas as pd
+
+    from runner import plots
+
+    try:
+        plots.curves(pd.DataFrame(rows), run_dir / "curves.png", title=title)
+        if model is not None and dataset.n_inputs == 2 and dataset.task == CLASSIFICATION:
+            plots.boundary(
+                model,
+                dataset.X_train,
+                dataset.y_train,
+                run_dir / "boundary.png",
+                dataset.class_names,
+                title=title,
             )
-        if epoch % trainer["log_every"] == 0 or epoch == epochs:
-            log(epoch, train)
-    model.save(run_dir / "params.npz")
-    return "ok", ""
+        elif model is not None and dataset.n_inputs == 1 and dataset.task == REGRESSION:
+            plots.fit(model, dataset.X_train, dataset.y_train, run_dir / "fit.png", title=title)
+    except Exception as error:  # noqa: BLE001 - a picture is never worth losing a run over
+        print(f"warning: plots not drawn: {type(error).__name__}: {error}", file=sys.stderr)
 
 
 def check_trainer(cfg):
     """The run-level settings, checked: seed, dtype, objective and ``trainer.*``."""
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
-    allowed = ("epochs", "batch_size", "shuffle", "log_every")
+    allowed = ("epochs", "batch_size", "shuffle", "log_every", "plots", "progress")
     for key in trainer:
         if key not in allowed:
             raise ConfigError(
@@ -173,8 +226,15 @@ def check_trainer(cfg):
         _integer(
             "trainer.batch_size", trainer["batch_size"], minimum=1, extra=" or null (full batch)"
         )
-    if not isinstance(trainer.get("shuffle"), bool):
-        raise ConfigError("trainer.shuffle", trainer.get("shuffle"), "must be true or false")
+    for key in ("shuffle", "plots"):
+        if not isinstance(trainer.get(key), bool):
+            raise ConfigError(f"trainer.{key}", trainer.get(key), "must be true or false")
+    if trainer.get("progress") not in PROGRESS_MODES:
+        raise ConfigError(
+            "trainer.progress",
+            trainer.get("progress"),
+            f"choose one of: {', '.join(PROGRESS_MODES)}",
+        )
     _integer("seed", cfg.get("seed"), minimum=0)
     if cfg.get("dtype") not in ("float32", "float64"):
         raise ConfigError("dtype", cfg.get("dtype"), "choose one of: float32, float64")

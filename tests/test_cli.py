@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from conftest import run_cli
 
-FAST = ("trainer.epochs=30", "trainer.log_every=10")
+FAST = ("trainer.epochs=30", "trainer.log_every=10", "trainer.plots=false")
 
 
 def _one(path, pattern):
@@ -27,7 +27,7 @@ def test_single_run_writes_its_folder_and_ledger_row(tmp_path):
 
 
 def test_forward_only(tmp_path):
-    result = run_cli(tmp_path, "trainer.epochs=0")
+    result = run_cli(tmp_path, "trainer.epochs=0", "trainer.plots=false")
     assert result.returncode == 0, result.stderr
     metrics = pd.read_csv(_one(tmp_path, "outputs/runs/*/*/metrics.csv"))
     assert list(metrics["epoch"]) == [0]
@@ -60,7 +60,9 @@ def test_failed_job_does_not_lose_the_others(tmp_path):
 
 
 def test_sweep_declared_in_an_experiment_file(tmp_path):
-    result = run_cli(tmp_path, "-m", "experiment=spiral_width_sweep", "trainer.epochs=5")
+    result = run_cli(
+        tmp_path, "-m", "experiment=spiral_width_sweep", "trainer.epochs=5", "trainer.plots=false"
+    )
     assert result.returncode == 0, result.stderr
     summary = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/summary.csv"))
     assert len(summary) == 12
@@ -89,8 +91,8 @@ def test_mistakes_end_with_one_clear_message(tmp_path, args, message):
 
 
 def test_mistake_keeps_its_ledger_row(tmp_path):
-    run_cli(tmp_path, "trainer.epochs=3")
-    run_cli(tmp_path, "optimizer.learning_rate=-1")
+    run_cli(tmp_path, *FAST)
+    run_cli(tmp_path, *FAST, "optimizer.learning_rate=-1")
     ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
     assert list(ledger["status"]) == ["ok", "failed"]
 
@@ -105,7 +107,7 @@ def test_same_seed_same_metrics_across_processes(tmp_path):
 
 def test_compare_on_real_runs_including_a_failed_one(tmp_path):
     assert run_cli(tmp_path, "-m", "model=linear,dense2", "seed=0,1", *FAST).returncode == 0
-    run_cli(tmp_path, "model=dense2", "seed=2", "optimizer.learning_rate=-1")
+    run_cli(tmp_path, "model=dense2", "seed=2", "optimizer.learning_rate=-1", *FAST)
     result = run_cli(tmp_path, "--by", "model", "--out", "table.csv", module="runner.compare")
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "table.csv")
@@ -146,7 +148,9 @@ def _start(cwd, *args):
 
 
 def test_ctrl_c_keeps_rows_records_interrupted_and_exits_non_zero(tmp_path):
-    process = _start(tmp_path, "trainer.epochs=100000000", "trainer.log_every=200")
+    process = _start(
+        tmp_path, "trainer.epochs=100000000", "trainer.log_every=200", "trainer.plots=false"
+    )
     _, err = _interrupt_when_logged(process, "outputs/runs/*/*/metrics.csv", tmp_path)
     assert process.returncode == 130
     assert "Traceback" not in err and "interrupted" in err

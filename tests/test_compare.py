@@ -81,3 +81,30 @@ def test_csv_without_status_column_is_rejected(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(CompareError, match="no 'status' column"):
         load_runs([path])
+
+
+def test_plot_and_pivot_from_real_runs(tmp_path):
+    from conftest import run_cli
+    from matplotlib.image import imread
+
+    assert (
+        run_cli(
+            tmp_path,
+            "-m",
+            "model.width=8,16",
+            "seed=0,1",
+            "trainer.epochs=50",
+            "trainer.log_every=10",
+            "trainer.plots=false",
+        ).returncode
+        == 0
+    )
+    curves = run_cli(tmp_path, "--plot", "curves.png", module="runner.compare")
+    assert curves.returncode == 0, curves.stderr
+    assert imread(tmp_path / "curves.png").shape[:2] == (400, 1000)
+    grid = run_cli(
+        tmp_path, "--pivot", "model.width", "seed", "--plot", "grid.png", module="runner.compare"
+    )
+    assert grid.returncode == 0, grid.stderr
+    assert "model.width x seed" in grid.stdout
+    assert imread(tmp_path / "grid.png").shape[:2] == (600, 600)

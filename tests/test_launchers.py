@@ -15,7 +15,13 @@ import pytest
 import yaml
 from conftest import run_cli
 
-TINY = ("trainer.epochs=5", "trainer.log_every=5", "data.samples=20", "data.val_samples=20")
+TINY = (
+    "trainer.epochs=5",
+    "trainer.log_every=5",
+    "data.samples=20",
+    "data.val_samples=20",
+    "trainer.plots=false",
+)
 
 
 def _check_sweep(cwd, jobs, failed=()):
@@ -146,8 +152,8 @@ def _stop_group(process):
     group = os.getpgid(process.pid)
     os.killpg(group, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-    time.sleep(2)
+        process.wait(timeout=3)
+    time.sleep(1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)  # stragglers of this head only
     process.wait(timeout=10)

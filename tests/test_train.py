@@ -12,7 +12,7 @@ from runner.records import METRIC_COLUMNS, RUN_COLUMNS
 
 
 def _run(tmp_path, *overrides, name="run"):
-    cfg = compose(*overrides)
+    cfg = compose("trainer.plots=false", *overrides)  # pictures are test_plots.py's
     ctx = train.RunContext(
         run_dir=tmp_path / name,
         ledger=tmp_path / "runs.csv",

@@ -1,0 +1,184 @@
+"""Pictures of runs: learning curves, decision regions, regression fits, sweep comparisons.
+
+matplotlib is imported here and only here, when a picture is drawn, with the headless Agg
+canvas: runs that draw nothing start no slower, and no display is ever needed.
+"""
+
+import numpy as np
+
+DPI = 100
+CURVES_SIZE = (10, 4)  # inches: 1000 x 400 pixels
+SQUARE_SIZE = (6, 6)  # 600 x 600 pixels
+GRID = 300  # decision-region resolution per axis
+
+
+def _figure(size):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path):
+    figure.savefig(path, dpi=DPI)
+    return path
+
+
+def curves(metrics, path, title=""):
+    """Train and validation loss and accuracy against epoch. metrics: DataFrame of metrics.csv."""
+    figure = _figure(CURVES_SIZE)
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    for axes, name in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
+        for split, style in (("train", "-"), ("val", "--")):
+            column = f"{split}_{name}"
+            if column in metrics and metrics[column].notna().any():
+                axes.plot(metrics["epoch"], metrics[column], style, label=split)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(name)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    losses = metrics[[c for c in ("train_loss", "val_loss") if c in metrics]].to_numpy(dtype=float)
+    if np.isfinite(losses).all() and (losses > 0).all():
+        loss_axes.set_yscale("log")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def boundary(model, X, y, path, class_names=(), title=""):
+    """Decision regions of a 2-input classifier over the data's range, training points on top."""
+    from matplotlib.colors import ListedColormap
+
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.1 * (hi - lo) + 1e-3
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], GRID)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], GRID)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    points = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    regions = predicted_classes(model, points).reshape(grid_x.shape)
+    n_classes = max(int(y.max()) + 1, int(regions.max()) + 1, 2)
+    colours = _palette(n_classes)
+    figure = _figure(SQUARE_SIZE)
+    axes = figure.subplots()
+    axes.contourf(
+        grid_x,
+        grid_y,
+        regions,
+        levels=np.arange(n_classes + 1) - 0.5,
+        cmap=ListedColormap(colours),
+        alpha=0.35,
+    )
+    for k in range(n_classes):
+        chosen = y == k
+        if chosen.any():
+            label = class_names[k] if k < len(class_names) else str(k)
+            axes.scatter(
+                X[chosen, 0],
+                X[chosen, 1],
+                s=12,
+                color=colours[k],
+                edgecolors="black",
+                linewidths=0.3,
+                label=label,
+            )
+    axes.set_xlim(xs[0], xs[-1])
+    axes.set_ylim(ys[0], ys[-1])
+    axes.legend(loc="upper right", fontsize=8)
+    axes.set_title(title)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def predicted_classes(model, points):
+    """Class per row: argmax of several outputs, or a 0.5 threshold of a single sigmoid output."""
+    outputs = model.predict(points)
+    if outputs.shape[1] == 1:
+        return (outputs[:, 0] > 0.5).astype(np.int64)
+    return np.argmax(outputs, axis=1)
+
+
+def fit(model, X, y, path, title=""):
+    """Regression on one input: the data as points, the network's prediction as a line."""
+    order = np.argsort(X[:, 0])
+    line = np.linspace(X[:, 0].min(), X[:, 0].max(), 500, dtype=X.dtype).reshape(-1, 1)
+    figure = _figure(CURVES_SIZE)
+    axes = figure.subplots()
+    axes.scatter(X[order, 0], y[order, 0], s=6, color="grey", label="data")
+    axes.plot(line[:, 0], model.predict(line)[:, 0], color="crimson", label="prediction")
+    axes.set_xlabel("x")
+    axes.set_ylabel("y")
+    axes.legend()
+    axes.set_title(title)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def overlaid_curves(curves_by_group, metric, path):
+    """Validation curves of compared groups: the mean over runs as a line, min to max as a band.
+
+    curves_by_group: {label: DataFrame with 'epoch' and one column per run}.
+    """
+    figure = _figure(CURVES_SIZE)
+    axes = figure.subplots()
+    for label, frame in curves_by_group.items():
+        values = frame.drop(columns="epoch")
+        mean = values.mean(axis=1)
+        (line,) = axes.plot(frame["epoch"], mean, label=f"{label} (n={values.shape[1]})")
+        if values.shape[1] > 1:
+            axes.fill_between(
+                frame["epoch"],
+                values.min(axis=1),
+                values.max(axis=1),
+                color=line.get_color(),
+                alpha=0.2,
+            )
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(metric)
+    if "loss" in metric:
+        axes.set_yscale("log")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def heatmap(grid, metric, path):
+    """A two-parameter grid (DataFrame: rows x columns -> metric mean), annotated."""
+    figure = _figure(SQUARE_SIZE)
+    axes = figure.subplots()
+    values = grid.to_numpy(dtype=float)
+    image = axes.imshow(values, cmap="viridis" if "acc" in metric else "viridis_r", aspect="auto")
+    axes.set_xticks(
+        range(grid.shape[1]), [f"{c:g}" if isinstance(c, float) else str(c) for c in grid.columns]
+    )
+    axes.set_yticks(
+        range(grid.shape[0]), [f"{r:g}" if isinstance(r, float) else str(r) for r in grid.index]
+    )
+    axes.set_xlabel(str(grid.columns.name))
+    axes.set_ylabel(str(grid.index.name))
+    for (i, j), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            r, g, b, _ = image.cmap(image.norm(value))
+            ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+            axes.text(j, i, f"{value:.3g}", ha="center", va="center", color=ink, fontsize=9)
+    figure.colorbar(image, ax=axes, label=metric)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _palette(n):
+    base = [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#7f7f7f",
+        "#bcbd22",
+        "#17becf",
+    ]
+    return [base[k % len(base)] for k in range(n)]

@@ -1,0 +1,92 @@
+"""What a run shows while it trains: a progress bar in a terminal, plain lines anywhere else."""
+
+import shutil
+import sys
+import time
+
+MODES = ("auto", "bar", "lines", "none")
+REFRESH_SECONDS = 0.25  # the bar redraws at most 4 times a second, so it costs nothing measurable
+
+
+def choose_mode(setting, parallel):
+    """``trainer.progress`` -> 'bar', 'lines' or 'none'. auto: a bar only for an interactive
+    terminal with one job at a time; log files and parallel jobs get plain lines."""
+    if setting != "auto":
+        return setting
+    interactive = sys.stdout.isatty() and sys.stderr.isatty()
+    return "bar" if interactive and not parallel else "lines"
+
+
+def reporter(mode, epochs):
+    if mode == "bar" and epochs > 0:
+        return BarReporter(epochs)
+    if mode in ("lines", "bar"):
+        return LineReporter(epochs)
+    return Reporter()
+
+
+class Reporter:
+    """Silent: ``epoch`` is called after every epoch, ``logged`` after every metrics row."""
+
+    def epoch(self, epoch, stats):
+        pass
+
+    def logged(self, row):
+        pass
+
+    def close(self):
+        pass
+
+
+class LineReporter(Reporter):
+    """One plain line per metrics row, on stdout: readable in a log file."""
+
+    def __init__(self, epochs):
+        self.width = len(str(epochs))
+        self.epochs = epochs
+
+    def logged(self, row):
+        print(f"epoch {row['epoch']:>{self.width}}/{self.epochs}  {_figures(row)}", flush=True)
+
+
+class BarReporter(Reporter):
+    """A tqdm bar over epochs with the latest loss and accuracy, on stderr."""
+
+    def __init__(self, epochs):
+        from tqdm import tqdm  # imported only when a bar is shown
+
+        # A terminal that reports no size (a bare pty) makes tqdm draw nothing; shutil falls back.
+        size = shutil.get_terminal_size((100, 24))
+        self.bar = tqdm(
+            total=epochs,
+            unit="epoch",
+            ncols=size.columns,
+            nrows=size.lines,
+            leave=False,
+            mininterval=REFRESH_SECONDS,
+        )
+        self.next_refresh = 0.0
+        self.latest = ""
+
+    def epoch(self, epoch, stats):
+        now = time.monotonic()
+        if now < self.next_refresh:
+            return
+        self.next_refresh = now + REFRESH_SECONDS
+        self.bar.n = epoch
+        self.bar.set_postfix_str(
+            f"loss {stats['data_loss']:.4g} acc {stats['accuracy']:.3f}{self.latest}", refresh=True
+        )
+
+    def logged(self, row):
+        self.latest = f" val_loss {row['val_loss']:.4g} val_acc {row['val_accuracy']:.3f}"
+
+    def close(self):
+        self.bar.close()
+
+
+def _figures(row):
+    return "  ".join(
+        f"{key} {row[key]:.4g}"
+        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+    )

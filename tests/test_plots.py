@@ -1,0 +1,116 @@
+"""Pictures: the right size, not blank, and showing what was learned."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import compose
+
+from runner import plots, train
+
+
+def _pixels(path):
+    from matplotlib.image import imread
+
+    return imread(path)
+
+
+def _assert_picture(path, width, height):
+    image = _pixels(path)
+    assert image.shape[:2] == (height, width)
+    assert image[..., :3].std() > 0.05  # not blank
+
+
+def _run(tmp_path, *overrides, name="run"):
+    cfg = compose(*overrides)
+    ctx = train.RunContext(
+        run_dir=tmp_path / name,
+        ledger=tmp_path / "runs.csv",
+        base_dir=tmp_path,
+        choices={"model": "dense2", "data": "spiral"},
+    )
+    return train.run(cfg, ctx), ctx.run_dir
+
+
+def test_classification_run_draws_curves_and_boundary(tmp_path):
+    row, run_dir = _run(tmp_path, "trainer.epochs=300", "trainer.log_every=50")
+    assert row["status"] == "ok"
+    _assert_picture(run_dir / "curves.png", 1000, 400)
+    _assert_picture(run_dir / "boundary.png", 600, 600)
+    assert not (run_dir / "fit.png").exists()
+
+
+def test_regression_run_draws_fit(tmp_path):
+    _, run_dir = _run(tmp_path, "data=sine", "loss=mse", "trainer.epochs=50", "data.samples=200")
+    _assert_picture(run_dir / "fit.png", 1000, 400)
+    assert not (run_dir / "boundary.png").exists()
+
+
+def test_plots_can_be_turned_off(tmp_path):
+    _, run_dir = _run(tmp_path, "trainer.epochs=5", "trainer.plots=false")
+    assert not list(run_dir.glob("*.png"))
+
+
+def test_trained_boundary_differs_from_untrained(tmp_path):
+    _, untrained = _run(tmp_path, "trainer.epochs=0", name="untrained")
+    _, trained = _run(tmp_path, "trainer.epochs=1500", "trainer.log_every=500", name="trained")
+    before, after = _pixels(untrained / "boundary.png"), _pixels(trained / "boundary.png")
+    assert before.shape == after.shape
+    assert np.abs(before - after).mean() > 0.01
+
+
+def test_predicted_classes_cover_several_regions_after_training(tmp_path):
+    from nncore import Adam, CategoricalCrossentropy, Dense, Model, ReLU, Softmax, spiral
+
+    X, y = spiral(50, 3, seed=0)
+    model = Model(
+        [Dense(2, 64, seed=1), ReLU(), Dense(64, 3, seed=2), Softmax()],
+        CategoricalCrossentropy(),
+        Adam(0.05),
+        seed=0,
+    )
+    for _ in range(500):
+        model.train_epoch(X, y)
+    assert set(np.unique(plots.predicted_classes(model, X))) == {0, 1, 2}
+
+
+def test_overlaid_curves_and_heatmap(tmp_path):
+    epochs = np.arange(0, 50, 10)
+    curves = {
+        "a": pd.DataFrame({"epoch": epochs, "r1": epochs / 100, "r2": epochs / 90}),
+        "b": pd.DataFrame({"epoch": epochs, "r3": 0.5 - epochs / 200}),
+    }
+    _assert_picture(plots.overlaid_curves(curves, "val_accuracy", tmp_path / "c.png"), 1000, 400)
+    grid = pd.DataFrame(
+        [[0.5, 0.7], [0.6, 0.9]],
+        index=pd.Index([0.01, 0.1], name="lr"),
+        columns=pd.Index([16, 64], name="width"),
+    )
+    _assert_picture(plots.heatmap(grid, "val_accuracy", tmp_path / "h.png"), 600, 600)
+
+
+def test_a_run_that_plots_nothing_imports_no_plotting_or_progress_library(tmp_path):
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from conftest import compose
+from runner import train
+cfg = compose("trainer.epochs=3", "trainer.plots=false")
+train.run(cfg, train.RunContext(run_dir={str(tmp_path / "r")!r}, ledger={str(tmp_path / "l.csv")!r}, progress="lines"))
+print(sorted(m for m in ("matplotlib", "tqdm") if m in sys.modules))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=str(__import__("pathlib").Path(__file__).parent),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_boundary_works_in_either_dtype(tmp_path, dtype):
+    _, run_dir = _run(tmp_path, "trainer.epochs=5", f"dtype={dtype}")
+    assert (run_dir / "boundary.png").is_file()
