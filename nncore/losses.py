@@ -1,5 +1,9 @@
 """Losses: ``forward(output, y)`` gives per-sample losses (n_samples,), ``calculate`` their mean,
 ``backward(output, y)`` stores ``dinputs`` (the gradient of the mean loss w.r.t. ``output``).
+
+Each public method checks ``y`` and brings it to one form with ``targets(output, y)``, then
+calls an unchecked core (``sample_losses``, ``gradient``) that a Model's training loop calls
+directly with targets it checked once for the whole data set.
 """
 
 import numpy as np
@@ -30,7 +34,7 @@ def _samples(output, y):
 
 
 def value_targets(output, y):
-    """Targets shaped like ``output``: (n,) is accepted for a single output column."""
+    """Targets shaped like ``output`` in its dtype: (n,) is accepted for a single output column."""
     y = _samples(output, y)
     if y.ndim == 1 and output.shape[1] == 1:
         y = y.reshape(-1, 1)
@@ -38,38 +42,13 @@ def value_targets(output, y):
         raise ValueError(
             f"targets of shape {y.shape} do not match predictions of shape {output.shape}"
         )
-    if y.dtype != output.dtype:
-        y = y.astype(output.dtype)
-    return y
-
-
-class Loss:
-    """Base class: mean of ``forward`` plus the layers' regularization penalty."""
-
-    def __init__(self):
-        self._buffers = Buffers()
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
-
-    def calculate(self, output, y):
-        """Mean loss over samples, as a float."""
-        losses = self.forward(output, y)
-        return float(losses.sum()) / len(losses)
-
-    def regularization_loss(self, layers):
-        return regularization_loss(layers)
-
-    def _dinputs(self, output):
-        return self._buffers.get("dinputs", output.shape, output.dtype)
+    return y if y.dtype == output.dtype else y.astype(output.dtype)
 
 
 def class_targets(output, y):
-    """Validate classification targets: returns ``(y, sparse)``.
-
-    y is either class indices (n_samples,) or one-hot rows shaped like ``output``; a
-    column vector (n_samples, 1) is rejected rather than silently broadcast.
-    """
+    """Classification targets, checked: integer class indices (n_samples,) in range, or one-hot
+    rows shaped like ``output`` (in its dtype). A column vector (n_samples, 1) is rejected
+    rather than silently broadcast."""
     y = _samples(output, y)
     if y.ndim == 1:
         if not np.issubdtype(y.dtype, np.integer):
@@ -79,7 +58,7 @@ def class_targets(output, y):
                 f"class labels must lie in [0, {output.shape[1] - 1}] for {output.shape[1]} "
                 f"outputs, got labels from {y.min()} to {y.max()}"
             )
-        return y, True
+        return y
     if y.ndim == 2 and y.shape[1] == 1 and output.shape[1] != 1:
         raise ValueError(
             f"class labels of shape {y.shape} are a column vector; pass them as shape "
@@ -89,24 +68,61 @@ def class_targets(output, y):
         raise ValueError(
             f"one-hot targets of shape {y.shape} do not match predictions of shape {output.shape}"
         )
-    return (y if y.dtype == output.dtype else y.astype(output.dtype)), False
+    return y if y.dtype == output.dtype else y.astype(output.dtype)
+
+
+class Loss:
+    """Base class: checked public methods around the unchecked ``sample_losses`` / ``gradient``."""
+
+    targets = staticmethod(value_targets)
+
+    def __init__(self):
+        self._buffers = Buffers()
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    def forward(self, output, y):
+        """Per-sample losses: (n_samples,)."""
+        return self.sample_losses(output, self.targets(output, y))
+
+    def calculate(self, output, y):
+        """Mean loss over samples, as a float."""
+        return self.mean(output, self.targets(output, y))
+
+    def mean(self, output, y):
+        """Mean loss for targets already checked by ``targets``."""
+        losses = self.sample_losses(output, y)
+        return float(losses.sum()) / len(losses)
+
+    def backward(self, output, y):
+        """Store and return ``dinputs``: d(mean loss)/d(output), shaped like ``output``."""
+        return self.gradient(output, self.targets(output, y))
+
+    def regularization_loss(self, layers):
+        return regularization_loss(layers)
+
+    def _dinputs(self, output):
+        self.dinputs = self._buffers.get("dinputs", output.shape, output.dtype)
+        return self.dinputs
 
 
 class CategoricalCrossentropy(Loss):
     """``-log(p[target])`` per sample, for sparse class indices or one-hot rows."""
 
-    def forward(self, output, y):
-        y, sparse = class_targets(output, y)
+    targets = staticmethod(class_targets)
+
+    def sample_losses(self, output, y):
+        sparse = y.ndim == 1
         correct = output[np.arange(len(output)), y] if sparse else np.sum(output * y, axis=1)
         np.clip(correct, CLIP, 1 - CLIP, out=correct)
         return -np.log(correct)
 
-    def backward(self, output, y):
+    def gradient(self, output, y):
         # dL/dp = -y / p / n, with p clipped so a zero probability gives a finite gradient
-        y, sparse = class_targets(output, y)
         n = len(output)
         dinputs = self._dinputs(output)
-        if sparse:
+        if y.ndim == 1:
             dinputs.fill(0)
             rows = np.arange(n)
             dinputs[rows, y] = -1.0 / (np.clip(output[rows, y], CLIP, 1 - CLIP) * n)
@@ -114,7 +130,6 @@ class CategoricalCrossentropy(Loss):
             np.clip(output, CLIP, 1 - CLIP, out=dinputs)
             np.divide(y, dinputs, out=dinputs)
             dinputs *= -1.0 / n
-        self.dinputs = dinputs
         return dinputs
 
 
@@ -130,10 +145,13 @@ class SoftmaxCategoricalCrossentropy:
 
     def backward(self, softmax_output, y):
         """softmax_output: (n_samples, n_classes); y sparse or one-hot -> dinputs, same shape."""
-        y, sparse = class_targets(softmax_output, y)
+        return self.gradient(softmax_output, class_targets(softmax_output, y))
+
+    def gradient(self, softmax_output, y):
+        """``backward`` for targets already checked by ``class_targets``."""
         n = len(softmax_output)
         dinputs = self._buffers.get("dinputs", softmax_output.shape, softmax_output.dtype)
-        if sparse:
+        if y.ndim == 1:
             np.copyto(dinputs, softmax_output)
             dinputs[np.arange(n), y] -= 1
         else:
@@ -146,54 +164,45 @@ class SoftmaxCategoricalCrossentropy:
 class BinaryCrossentropy(Loss):
     """``-mean(y log p + (1 - y) log(1 - p))`` over outputs, per sample; p clipped."""
 
-    def forward(self, output, y):
-        y = value_targets(output, y)
+    def sample_losses(self, output, y):
         p = np.clip(output, CLIP, 1 - CLIP)
         losses = y * np.log(p) + (1 - y) * np.log1p(-p)
         return -np.mean(losses, axis=1)
 
-    def backward(self, output, y):
-        # dL/dp = -(y / p - (1 - y) / (1 - p)) / n_outputs / n_samples
-        y = value_targets(output, y)
+    def gradient(self, output, y):
+        # dL/dp = -(y / p - (1 - y) / (1 - p)) / n_outputs / n_samples = (p - y) / (p (1 - p)) / size
         p = np.clip(output, CLIP, 1 - CLIP)
         dinputs = self._dinputs(output)
         np.subtract(p, y, out=dinputs)
         dinputs /= p * (1 - p)
         dinputs *= 1.0 / output.size
-        self.dinputs = dinputs
         return dinputs
 
 
 class MeanSquaredError(Loss):
     """``mean((y - p)^2)`` over outputs, per sample."""
 
-    def forward(self, output, y):
-        y = value_targets(output, y)
+    def sample_losses(self, output, y):
         return np.mean((y - output) ** 2, axis=1)
 
-    def backward(self, output, y):
+    def gradient(self, output, y):
         # dL/dp = 2 (p - y) / n_outputs / n_samples
-        y = value_targets(output, y)
         dinputs = np.subtract(output, y, out=self._dinputs(output))
         dinputs *= 2.0 / output.size
-        self.dinputs = dinputs
         return dinputs
 
 
 class MeanAbsoluteError(Loss):
     """``mean(|y - p|)`` over outputs, per sample."""
 
-    def forward(self, output, y):
-        y = value_targets(output, y)
+    def sample_losses(self, output, y):
         return np.mean(np.abs(y - output), axis=1)
 
-    def backward(self, output, y):
+    def gradient(self, output, y):
         # dL/dp = sign(p - y) / n_outputs / n_samples (the book has the sign backwards)
-        y = value_targets(output, y)
         dinputs = np.subtract(output, y, out=self._dinputs(output))
         np.sign(dinputs, out=dinputs)
         dinputs *= 1.0 / output.size
-        self.dinputs = dinputs
         return dinputs
 
 

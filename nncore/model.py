@@ -5,6 +5,8 @@ layers are packed into one flat buffer (each layer keeps views into it), so an o
 step is a handful of numpy calls whatever the depth of the network.
 """
 
+import math
+
 import numpy as np
 
 from nncore._arrays import Buffers, as_generator
@@ -13,11 +15,13 @@ from nncore.losses import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
     SoftmaxCategoricalCrossentropy,
-    class_targets,
     regularization_loss,
-    value_targets,
 )
 from nncore.metrics import BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+
+# Evaluation and prediction go through at most this many rows at a time, so their buffers stay
+# small however large the data (a full-batch pass over 60000 x 784 would hold ~300 MB).
+EVAL_ROWS = 2048
 
 
 def default_accuracy(loss):
@@ -87,6 +91,9 @@ class Model:
         self.trainable_layers[0].need_dinputs = False
         self._flat = _FlatParameters(self.trainable_layers, self.dtype)
         self._batches = Buffers()
+        self._prepared = (None, None, None, None)  # (X, y) as given, and as checked
+        # The accuracy can score the loss's checked targets when both check them alike.
+        self._accuracy_unchecked = self.accuracy.targets is self.loss.targets
 
     def __repr__(self):
         return f"Model({self.layers}, loss={self.loss!r}, optimizer={self.optimizer!r})"
@@ -103,50 +110,67 @@ class Model:
 
     def backward(self, output, y):
         """Backpropagate the loss of ``output`` against ``y`` into every layer's gradients."""
+        self._backward(output, self.loss.targets(output, y))
+
+    def _backward(self, output, y):
         if self._fused is not None:
-            dvalues = self._fused.backward(output, y)
+            dvalues = self._fused.gradient(output, y)
         else:
-            dvalues = self.loss.backward(output, y)
+            dvalues = self.loss.gradient(output, y)
         for layer in self._backward_layers:
             dvalues = layer.backward(dvalues)
 
     def train_step(self, X, y):
         """One forward, backward and optimizer step on a batch -> dict of numbers."""
+        return self._step(*self.prepare(X, y), with_accuracy=True)
+
+    def _step(self, X, y, with_accuracy):
+        """train_step for checked data; accuracy is NaN unless asked for (it costs a pass)."""
         if self.optimizer is None:
             raise ValueError("this model has no optimizer; pass optimizer=... to train it")
         output = self.forward(X, training=True)
-        data_loss = self.loss.calculate(output, y)
+        data_loss = self.loss.mean(output, y)
         reg_loss = regularization_loss(self.trainable_layers)
-        accuracy = self.accuracy.calculate(output, y)
-        self.backward(output, y)
+        accuracy = self._score(output, y) if with_accuracy else math.nan
+        self._backward(output, y)
         self.optimizer.step([self._flat])
         return _stats(data_loss, reg_loss, accuracy)
 
-    def train_epoch(self, X, y, batch_size=None, shuffle=True):
-        """One pass over (X, y) in minibatches -> dict of sample-weighted means over the epoch."""
+    def train_epoch(self, X, y, batch_size=None, shuffle=True, accuracy=True):
+        """One pass over (X, y) in minibatches -> dict of sample-weighted means over the epoch.
+
+        ``accuracy=False`` skips the training accuracy (reported as NaN) for epochs nobody logs.
+        """
         X, y = self.prepare(X, y)
         _init_accuracy(self.accuracy, y)
-        totals = dict.fromkeys(("data_loss", "regularization_loss", "accuracy"), 0.0)
+        loss_sum = reg_sum = accuracy_sum = 0.0
         for X_batch, y_batch in self.batches(X, y, batch_size, shuffle):
-            step = self.train_step(X_batch, y_batch)
-            for key in totals:
-                totals[key] += step[key] * len(X_batch)
+            step = self._step(X_batch, y_batch, accuracy)
+            loss_sum += step["data_loss"] * len(X_batch)
+            reg_sum += step["regularization_loss"] * len(X_batch)
+            accuracy_sum += step["accuracy"] * len(X_batch)
         n = len(X)
-        return _stats(
-            totals["data_loss"] / n, totals["regularization_loss"] / n, totals["accuracy"] / n
-        )
+        return _stats(loss_sum / n, reg_sum / n, accuracy_sum / n)
 
     def evaluate(self, X, y, batch_size=None):
-        """Loss and accuracy of the current parameters, no training -> dict of numbers."""
+        """Loss and accuracy of the current parameters, no training -> dict of numbers.
+
+        Goes through the data ``batch_size`` rows at a time (at most EVAL_ROWS).
+        """
         X, y = self.prepare(X, y)
         _init_accuracy(self.accuracy, y)
         loss_sum = accuracy_sum = 0.0
-        for X_batch, y_batch in self.batches(X, y, batch_size, shuffle=False):
+        for X_batch, y_batch in self.batches(X, y, _eval_rows(batch_size), shuffle=False):
             output = self.forward(X_batch, training=False)
-            loss_sum += float(np.sum(self.loss.forward(output, y_batch)))
-            accuracy_sum += self.accuracy.calculate(output, y_batch) * len(X_batch)
+            loss_sum += float(np.sum(self.loss.sample_losses(output, y_batch)))
+            accuracy_sum += self._score(output, y_batch) * len(X_batch)
         n = len(X)
         return _stats(loss_sum / n, regularization_loss(self.trainable_layers), accuracy_sum / n)
+
+    def _score(self, output, y):
+        if self._accuracy_unchecked:
+            return self.accuracy.score(output, y)
+        return self.accuracy.calculate(output, y)
 
     def fit(self, X, y, epochs, batch_size=None, shuffle=True, validation_data=None):
         """Train for ``epochs`` epochs -> list of per-epoch dicts (``val_*`` keys with validation)."""
@@ -162,10 +186,12 @@ class Model:
     def predict(self, X, batch_size=None):
         """Outputs of the last layer for X: (n_samples, n_outputs), a new array."""
         X = self._prepare_inputs(X)
-        if batch_size is None or batch_size >= len(X):
+        rows = _eval_rows(batch_size)
+        if rows >= len(X):
             return self.forward(X).copy()
-        parts = [self.forward(X[i : i + batch_size]).copy() for i in range(0, len(X), batch_size)]
-        return np.concatenate(parts)
+        return np.concatenate(
+            [self.forward(X[i : i + rows]).copy() for i in range(0, len(X), rows)]
+        )
 
     def batches(self, X, y, batch_size=None, shuffle=False):
         """Yield (X_batch, y_batch); shuffled each call from the model's Generator if asked.
@@ -190,14 +216,19 @@ class Model:
             yield X_batch, y_batch
 
     def prepare(self, X, y):
-        """Check and convert (X, y) once: X to the model's dtype, y to what the loss expects."""
-        X = self._prepare_inputs(X)
-        shape_only = np.broadcast_to(np.zeros((), self.dtype), (len(X), self.n_outputs))
-        if isinstance(self.loss, CategoricalCrossentropy):
-            y, _ = class_targets(shape_only, y)
-        else:
-            y = value_targets(shape_only, y)
-        return X, y
+        """Check and convert (X, y): X to the model's dtype, y to the form the loss takes.
+
+        Done once per data set: asking again with the very same arrays (every epoch does)
+        returns the earlier result without checking again.
+        """
+        given_X, given_y, checked_X, checked_y = self._prepared
+        if X is given_X and y is given_y:
+            return checked_X, checked_y
+        checked_X = self._prepare_inputs(X)
+        shape_only = np.broadcast_to(np.zeros((), self.dtype), (len(checked_X), self.n_outputs))
+        checked_y = self.loss.targets(shape_only, y)
+        self._prepared = (X, y, checked_X, checked_y)
+        return checked_X, checked_y
 
     def _prepare_inputs(self, X):
         X = np.asarray(X, dtype=self.dtype)
@@ -230,6 +261,10 @@ class Model:
                             f"{path}: '{key}' has shape {stored[key].shape}, this model needs {target.shape}"
                         )
                     target[...] = stored[key]
+
+
+def _eval_rows(batch_size):
+    return EVAL_ROWS if batch_size is None else min(batch_size, EVAL_ROWS)
 
 
 def _check_connections(layers):

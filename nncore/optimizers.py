@@ -134,23 +134,29 @@ class Adam(Optimizer):
     def _update(self, param, grad, slots, lr):
         m, v, scratch = slots
         t = self.iterations + 1
-        # m += (1 - b1)(g - m) is b1 m + (1 - b1) g in three passes
-        np.subtract(grad, m, out=scratch)
-        scratch *= 1.0 - self.beta_1
-        m += scratch
-        v *= self.beta_2
-        np.multiply(grad, grad, out=scratch)
-        scratch *= 1.0 - self.beta_2
-        v += scratch
         # Bias correction folded into scalars: m_hat / (sqrt(v_hat) + eps)
         # = m * c2 / c1 / (sqrt(v) + eps * c2) with c1 = 1 - b1^t, c2 = sqrt(1 - b2^t)
         c2 = math.sqrt(1.0 - self.beta_2**t)
         step_size = lr * c2 / (1.0 - self.beta_1**t)
-        np.sqrt(v, out=scratch)
-        scratch += self.epsilon * c2
-        np.divide(m, scratch, out=scratch)
-        scratch *= step_size
-        param -= scratch
+        _adam_passes(
+            param, grad, m, v, scratch, self.beta_1, self.beta_2, self.epsilon * c2, step_size
+        )
+
+
+def _adam_passes(param, grad, m, v, scratch, beta_1, beta_2, epsilon, step_size):
+    """One Adam step in twelve in-place passes, no temporaries."""
+    np.subtract(grad, m, out=scratch)  # m += (1 - b1)(g - m) is b1 m + (1 - b1) g
+    scratch *= 1.0 - beta_1
+    m += scratch
+    v *= beta_2
+    np.multiply(grad, grad, out=scratch)
+    scratch *= 1.0 - beta_2
+    v += scratch
+    np.sqrt(v, out=scratch)
+    scratch += epsilon
+    np.divide(m, scratch, out=scratch)
+    scratch *= step_size
+    param -= scratch
 
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}

@@ -74,12 +74,14 @@ class BarReporter(Reporter):
             return
         self.next_refresh = now + REFRESH_SECONDS
         self.bar.n = epoch
-        self.bar.set_postfix_str(
-            f"loss {stats['data_loss']:.4g} acc {stats['accuracy']:.3f}{self.latest}", refresh=True
-        )
+        self.bar.set_postfix_str(f"loss {stats['data_loss']:.4g}{self.latest}", refresh=True)
 
     def logged(self, row):
-        self.latest = f" val_loss {row['val_loss']:.4g} val_acc {row['val_accuracy']:.3f}"
+        # accuracies are measured on logged epochs only, so they come from the last row
+        self.latest = (
+            f" acc {row['train_accuracy']:.3f} val_loss {row['val_loss']:.4g}"
+            f" val_acc {row['val_accuracy']:.3f}"
+        )
 
     def close(self):
         self.bar.close()

@@ -156,7 +156,10 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock):
     try:
         log(0, model.evaluate(X, y, batch_size=batch_size))
         for epoch in range(1, epochs + 1):
-            train = model.train_epoch(X, y, batch_size=batch_size, shuffle=trainer["shuffle"])
+            logged = epoch % trainer["log_every"] == 0 or epoch == epochs
+            train = model.train_epoch(
+                X, y, batch_size=batch_size, shuffle=trainer["shuffle"], accuracy=logged
+            )
             show.epoch(epoch, train)
             if not math.isfinite(train["loss"]):
                 log(epoch, train)
@@ -169,7 +172,7 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock):
                     ),
                 )
                 break
-            if epoch % trainer["log_every"] == 0 or epoch == epochs:
+            if logged:
                 log(epoch, train)
     finally:
         show.close()
