@@ -182,11 +182,8 @@ def format_not_ok(not_ok, width=110):
     return shown.to_string(index=False, na_rep="-")
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        prog="python -m runner.compare",
-        description="Group runs, average over seeds and sort best first.",
-    )
+def add_selection_arguments(parser):
+    """The arguments that choose and group runs, shared with ``runner.report``."""
     parser.add_argument(
         "sources",
         nargs="*",
@@ -200,13 +197,28 @@ def parse_args(argv):
         "--metric",
         help="column to rank by (default: val_accuracy, else val_loss); losses rank low first, accuracies high first",
     )
-    parser.add_argument("--out", help="also write the table to this CSV file")
     parser.add_argument(
         "--pivot",
         nargs=2,
         metavar=("ROW", "COL"),
         help="also show the metric as a ROW x COL grid, e.g. optimizer.learning_rate model.width",
     )
+
+
+def select(args):
+    """Parsed selection arguments -> (runs, by, metric); raises CompareError."""
+    runs = load_runs(args.sources)
+    by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else default_by(runs)
+    return runs, by, args.metric or default_metric(runs)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m runner.compare",
+        description="Group runs, average over seeds and sort best first.",
+    )
+    add_selection_arguments(parser)
+    parser.add_argument("--out", help="also write the table to this CSV file")
     parser.add_argument(
         "--plot",
         metavar="FILE.png",
@@ -218,9 +230,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        runs = load_runs(args.sources)
-        by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else default_by(runs)
-        metric = args.metric or default_metric(runs)
+        runs, by, metric = select(args)
         table, not_ok = compare(runs, by, metric)
         grid = pivot(runs, *args.pivot, metric) if args.pivot else None
     except CompareError as error:

@@ -15,13 +15,12 @@ from pathlib import Path
 
 from runner.compare import (
     CompareError,
+    add_selection_arguments,
     compare,
-    default_by,
-    default_metric,
     group_curves,
     higher_is_better,
-    load_runs,
     pivot,
+    select,
 )
 
 STYLE = """
@@ -130,33 +129,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m runner.report", description="Write runs as one self-contained HTML page."
     )
-    parser.add_argument(
-        "sources",
-        nargs="*",
-        help="runs.csv ledgers, summary.csv files, sweep or run folders (default: outputs/runs.csv)",
-    )
+    add_selection_arguments(parser)
     parser.add_argument(
         "--out", default="report.html", help="HTML file to write (default: report.html)"
     )
-    parser.add_argument(
-        "--by",
-        help="comma-separated columns to group on (default: the keys you overrode, except seed)",
-    )
-    parser.add_argument("--metric", help="column to rank by (default: val_accuracy, else val_loss)")
     parser.add_argument(
         "--top",
         type=int,
         default=3,
         help="how many best runs to show with their pictures (default: 3)",
     )
-    parser.add_argument(
-        "--pivot", nargs=2, metavar=("ROW", "COL"), help="add a ROW x COL heatmap of the metric"
-    )
     args = parser.parse_args(argv)
     try:
-        runs = load_runs(args.sources)
-        by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else default_by(runs)
-        metric = args.metric or default_metric(runs)
+        runs, by, metric = select(args)
         title = "Runs: " + (", ".join(map(str, args.sources)) or "outputs/runs.csv")
         page = build(runs, by, metric, top=args.top, pivot_on=args.pivot, title=title)
     except CompareError as error:
