@@ -1,6 +1,7 @@
 """``python -m runner.compare``: many runs -> one table, grouped, averaged over seeds, best first."""
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ METRICS = ["val_accuracy", "val_loss", "train_accuracy", "train_loss"]
 CURVE_METRICS = set(METRICS)  # columns of metrics.csv that make a curve
 GROUP_CHOICES = ["model", "data", "loss", "optimizer"]
 NOT_GROUPABLE = {"seed", "hydra", "paths"}  # overrides that never define a group
+PRESENTATION = {"trainer.plots", "trainer.progress", "trainer.log_every"}  # change what a run shows
 DEFAULT_LEDGER = Path("outputs") / "runs.csv"
 
 
@@ -66,7 +68,11 @@ def default_by(runs):
     for overrides in ok.get("overrides", pd.Series(dtype=object)).dropna():
         for item in shlex.split(str(overrides)):
             key = item.split("=", 1)[0].lstrip("+~")
-            groupable = key.split(".")[0] not in NOT_GROUPABLE and not key.endswith(".name")
+            groupable = (
+                key.split(".")[0] not in NOT_GROUPABLE
+                and key not in PRESENTATION
+                and not key.endswith(".name")
+            )
             if key not in keys and groupable and "/" not in key:
                 keys.append(key)
     by = [k for k in keys if k in ok.columns and ok[k].nunique(dropna=False) > 1]
@@ -269,4 +275,8 @@ def _plot(path, runs, by, metric, grid):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # the reader went away (| head): nothing to lose, exit quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -8,6 +8,7 @@ from hydra.types import RunMode
 
 from runner import train
 from runner.progress import choose_mode as choose_progress
+from runner.progress import say
 
 STATUS_EXIT = {"ok": 0, "diverged": 1, "failed": 1}
 INTERRUPTED_EXIT = 130  # the shell's convention for Ctrl-C
@@ -42,7 +43,7 @@ def run_job(cfg):
     try:
         row = train.run(cfg, ctx)
     except KeyboardInterrupt:
-        print(f"interrupted: rows logged so far are in {ctx.run_dir}", file=sys.stderr)
+        say(f"interrupted: rows logged so far are in {ctx.run_dir}", file=sys.stderr)
         if multirun:
             raise
         sys.exit(INTERRUPTED_EXIT)
@@ -66,19 +67,19 @@ def print_run(row, ledger):
     status = row["status"]
     stream = sys.stdout if status == "ok" else sys.stderr
     if status == "failed":
-        print(f"error: {row['message']}", file=stream)
+        say(f"error: {row['message']}", file=stream)
         return
     figures = "  ".join(
         f"{key} {_fmt(row.get(key))}"
         for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
     )
-    print(
+    say(
         f"{status} after {row['epochs_done']} epochs in {row['seconds']:.2f} s: {figures}",
         file=stream,
     )
     if row["message"]:
-        print(f"  {row['message']}", file=stream)
-    print(f"  run folder: {_relative(row['run_dir'])}   ledger: {_relative(ledger)}", file=stream)
+        say(f"  {row['message']}", file=stream)
+    say(f"  run folder: {_relative(row['run_dir'])}   ledger: {_relative(ledger)}", file=stream)
 
 
 def _fmt(value):

@@ -1,11 +1,25 @@
 """What a run shows while it trains: a progress bar in a terminal, plain lines anywhere else."""
 
+import os
 import shutil
 import sys
 import time
 
 MODES = ("auto", "bar", "lines", "none")
 REFRESH_SECONDS = 0.25  # the bar redraws at most 4 times a second, so it costs nothing measurable
+
+
+def say(*parts, file=None):
+    """print() that survives a reader going away (``python -m runner | head``): the run goes on
+    and records everything; only what it would have shown is dropped."""
+    stream = file or sys.stdout
+    try:
+        print(*parts, file=stream, flush=True)
+    except BrokenPipeError:
+        # point the stream at /dev/null so later writes and the flush at exit stay quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
 
 
 def choose_mode(setting, parallel):
@@ -46,7 +60,7 @@ class LineReporter(Reporter):
         self.epochs = epochs
 
     def logged(self, row):
-        print(f"epoch {row['epoch']:>{self.width}}/{self.epochs}  {_figures(row)}", flush=True)
+        say(f"epoch {row['epoch']:>{self.width}}/{self.epochs}  {_figures(row)}")
 
 
 class BarReporter(Reporter):

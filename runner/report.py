@@ -8,6 +8,7 @@ pictures and configs, so a sweep can be shared as a single file.
 import argparse
 import base64
 import html
+import os
 import sys
 import tempfile
 from datetime import datetime
@@ -153,4 +154,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # the reader went away (| head): nothing to lose, exit quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -15,6 +15,7 @@ from hydra.experimental.callback import Callback
 
 from runner.errors import ConfigError
 from runner.launchers import prepare_multirun
+from runner.progress import say
 from runner.records import ordered_row
 
 _active_sweeps = []  # sweep folders started in this process, for the entry point to finish
@@ -106,14 +107,14 @@ def finish(sweep_dir, top=10):
     if jobs.empty:
         return 0
     counts = jobs["status"].value_counts()
-    print(
+    say(
         f"\nsweep: {len(jobs)} jobs ({', '.join(f'{n} {s}' for s, n in counts.items())}); summary: {path}"
     )
     if (jobs["status"] == "ok").any():
         by = default_by(jobs)
         table, _ = compare(jobs, by, default_metric(jobs))
-        print(format_table(table.head(top)))
+        say(format_table(table.head(top)))
     failed = jobs[jobs["status"] != "ok"]
     if len(failed):
-        print(f"\njobs that did not finish ok:\n{format_not_ok(failed)}", file=sys.stderr)
+        say(f"\njobs that did not finish ok:\n{format_not_ok(failed)}", file=sys.stderr)
     return 1 if (jobs["status"] == "failed").any() else 0

@@ -83,3 +83,28 @@ def test_sweep_ends_with_the_best_groups_and_the_summary_path(tmp_path):
         "linear",
         "dense2",
     }
+
+
+def test_a_reader_that_goes_away_costs_the_run_nothing(tmp_path):
+    """`python -m runner | head -1`: the run finishes and records itself, no traceback."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runner",
+            "trainer.epochs=2000",
+            "trainer.log_every=10",
+            "trainer.plots=false",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.readline()
+    process.stdout.close()  # like head -1
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    ledger = (tmp_path / "outputs" / "runs.csv").read_text().splitlines()
+    assert len(ledger) == 2 and ",ok," in ledger[1]
