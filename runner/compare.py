@@ -274,9 +274,14 @@ def _plot(path, runs, by, metric, grid):
     return 0
 
 
-if __name__ == "__main__":
+def run_command(main):
+    """Exit with ``main()``'s status; a reader that goes away (``| head``) ends it quietly."""
     try:
         sys.exit(main())
-    except BrokenPipeError:  # the reader went away (| head): nothing to lose, exit quietly
+    except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run_command(main)

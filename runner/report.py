@@ -8,7 +8,6 @@ pictures and configs, so a sweep can be shared as a single file.
 import argparse
 import base64
 import html
-import os
 import sys
 import tempfile
 from datetime import datetime
@@ -21,6 +20,7 @@ from runner.compare import (
     group_curves,
     higher_is_better,
     pivot,
+    run_command,
     select,
 )
 
@@ -154,8 +154,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenPipeError:  # the reader went away (| head): nothing to lose, exit quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+    run_command(main)
