@@ -93,7 +93,7 @@ def ordered_row(row):
 def write_summary(run_dir, row):
     """summary.csv in the run folder: one row, the same columns as the ledger."""
     path = Path(run_dir) / "summary.csv"
-    _atomic_csv(pd.DataFrame([ordered_row(row)]), path)
+    write_csv_atomically(pd.DataFrame([ordered_row(row)]), path)
     return path
 
 
@@ -120,7 +120,7 @@ def append_to_ledger(ledger, row):
             existing = pd.read_csv(ledger, dtype=str, keep_default_na=False)
             columns = header + [c for c in frame.columns if c not in header]
             frame = pd.concat([existing, frame.astype(object)], ignore_index=True)[columns]
-        _atomic_csv(frame, ledger)
+        write_csv_atomically(frame, ledger)
 
 
 def _read_header(path):
@@ -131,7 +131,7 @@ def _read_header(path):
         return None
 
 
-def _atomic_csv(frame, path):
+def write_csv_atomically(frame, path):
     """Write to a temporary file and rename over ``path``: readers never see half a file."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -140,6 +140,7 @@ def _atomic_csv(frame, path):
         file.flush()
         os.fsync(file.fileno())
     os.replace(tmp, path)
+    return path
 
 
 def read_runs(path):

@@ -16,7 +16,7 @@ from hydra.experimental.callback import Callback
 from runner.errors import ConfigError
 from runner.launchers import prepare_multirun
 from runner.progress import say
-from runner.records import ordered_row
+from runner.records import ordered_row, write_csv_atomically
 
 _active_sweeps = []  # sweep folders started in this process, for the entry point to finish
 
@@ -66,10 +66,7 @@ def collect_jobs(sweep_dir):
 def write_sweep_summary(sweep_dir):
     """Write ``summary.csv`` in the sweep folder -> (path, DataFrame of the jobs)."""
     jobs = collect_jobs(sweep_dir)
-    path = Path(sweep_dir) / "summary.csv"
-    tmp = path.with_name(".summary.csv.tmp")
-    jobs.to_csv(tmp, index=False)
-    tmp.replace(path)
+    path = write_csv_atomically(jobs, Path(sweep_dir) / "summary.csv")
     return path, jobs
 
 
