@@ -119,7 +119,13 @@ class Dense:
         return self.dinputs
 
     def _add_regularizer_gradients(self):
-        # d(l1 * sum|w|)/dw = l1 * sign(w); d(l2 * sum w^2)/dw = 2 * l2 * w
+        """Add the penalties' gradients: ``l1 * sign(w)`` and ``2 * l2 * w``.
+
+        |w| has no derivative at exactly 0; any value in [-1, 1] is a subgradient there. We
+        use ``np.sign``, which gives 0: a weight that is exactly zero stays zero under the
+        penalty alone, the minimum-norm choice that lets L1 keep weights sparse. The book
+        uses +1 at 0 (``dL1 = ones; dL1[w < 0] = -1``), which pushes a zero weight negative.
+        """
         for param, grad, l1, l2 in (
             (self.weights, self.dweights, self.weight_regularizer_l1, self.weight_regularizer_l2),
             (self.biases, self.dbiases, self.bias_regularizer_l1, self.bias_regularizer_l2),

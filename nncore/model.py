@@ -246,7 +246,13 @@ class Model:
             np.savez(file, **arrays)
 
     def load(self, path):
-        """Read parameters written by ``save`` into this model's layers, checking every shape."""
+        """Read parameters written by ``save`` into this model's layers: all or nothing.
+
+        Every array is checked (present, same shape, finite) before any layer changes, so a
+        file from another model leaves this one as it was. Object arrays are refused
+        (``allow_pickle=False``): loading a file never runs code from it.
+        """
+        loaded = []
         with np.load(path, allow_pickle=False) as stored:
             for i, layer in enumerate(self.layers):
                 for name, _ in getattr(layer, "param_names", ()):
@@ -256,11 +262,16 @@ class Model:
                             f"{path} has no '{key}'; it was saved from a different model"
                         )
                     target = getattr(layer, name)
-                    if stored[key].shape != target.shape:
+                    value = stored[key]
+                    if value.shape != target.shape:
                         raise ValueError(
-                            f"{path}: '{key}' has shape {stored[key].shape}, this model needs {target.shape}"
+                            f"{path}: '{key}' has shape {value.shape}, this model needs {target.shape}"
                         )
-                    target[...] = stored[key]
+                    if not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all():
+                        raise ValueError(f"{path}: '{key}' holds non-finite or non-numeric values")
+                    loaded.append((target, value))
+        for target, value in loaded:
+            target[...] = value
 
 
 def _eval_rows(batch_size):

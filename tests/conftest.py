@@ -5,9 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy  # noqa: F401 - loaded before the thread variables below are set (see there)
 import pytest
 
-# Tests share small CPUs: one BLAS thread each, in this process and in every CLI subprocess.
+# numpy was loaded above, so the in-process numerical tests run with whatever BLAS threads the
+# environment gives (.ci/run repeats them with one thread and with another kernel); every CLI
+# subprocess, often several at once, gets one BLAS thread.
+
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 

@@ -6,6 +6,8 @@ from gradcheck import assert_gradients_close, numerical_gradient
 
 from nncore import ACTIVATIONS, Sigmoid, Softmax
 
+pytestmark = pytest.mark.numerical
+
 
 def _inputs(rng, shape=(6, 5)):
     x = rng.standard_normal(shape)

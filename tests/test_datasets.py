@@ -3,6 +3,8 @@ import pytest
 
 from nncore import DATASETS, spiral
 
+pytestmark = pytest.mark.numerical
+
 CLASSIFICATION = {"spiral": 3, "vertical": 3, "blobs": 3, "moons": 2, "circles": 2}
 
 

@@ -4,6 +4,8 @@ from gradcheck import assert_gradients_close, numerical_gradient
 
 from nncore import INITIALIZERS, LAYERS, Dense, Dropout
 
+pytestmark = pytest.mark.numerical
+
 REGULARIZERS = [
     "weight_regularizer_l1",
     "weight_regularizer_l2",
@@ -150,3 +152,14 @@ def test_dense_rejects_bad_arguments(kwargs, message):
 def test_dropout_rejects_bad_rate(rate):
     with pytest.raises(ValueError, match="dropout rate"):
         Dropout(rate)
+
+
+def test_l1_subgradient_at_exactly_zero_is_zero():
+    """|w| has no derivative at 0; we take sign(0) = 0 (the book takes +1): see the docstring."""
+    layer = Dense(2, 2, weight_regularizer_l1=0.5, bias_regularizer_l1=0.5, dtype="float64")
+    layer.weights[...] = [[0.0, 2.0], [-3.0, 0.0]]
+    layer.biases[...] = [[0.0, -1.0]]
+    layer.forward(np.zeros((1, 2)))
+    layer.backward(np.zeros((1, 2)))  # no data gradient: only the penalty's remains
+    np.testing.assert_array_equal(layer.dweights, [[0.0, 0.5], [-0.5, 0.0]])
+    np.testing.assert_array_equal(layer.dbiases, [[0.0, -0.5]])

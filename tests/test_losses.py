@@ -14,6 +14,8 @@ from nncore import (
     regularization_loss,
 )
 
+pytestmark = pytest.mark.numerical
+
 
 def _probabilities(rng, n, k):
     logits = rng.standard_normal((n, k))

@@ -5,6 +5,8 @@ import pytest
 
 from nncore import OPTIMIZERS, SGD, Adagrad, Adam, Dense, RMSprop
 
+pytestmark = pytest.mark.numerical
+
 RNG = np.random.default_rng(0)
 P0 = RNG.standard_normal((3, 2))
 G = RNG.standard_normal((3, 2))

@@ -5,6 +5,8 @@ import pytest
 
 import nncore
 
+pytestmark = pytest.mark.numerical
+
 torch = pytest.importorskip("torch")
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from nncore import CategoricalAccuracy, CategoricalCrossentropy
 
+pytestmark = pytest.mark.numerical
+
 SOFTMAX_OUTPUTS = np.array([[0.7, 0.1, 0.2], [0.1, 0.5, 0.4], [0.02, 0.9, 0.08]])
 CLASS_TARGETS = np.array([0, 1, 1])
 ONE_HOT_TARGETS = np.eye(3, dtype=np.int64)[CLASS_TARGETS]

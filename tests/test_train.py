@@ -10,6 +10,8 @@ import nncore
 from runner import train
 from runner.records import METRIC_COLUMNS, RUN_COLUMNS
 
+pytestmark = pytest.mark.numerical
+
 
 def _run(tmp_path, *overrides, name="run"):
     cfg = compose("trainer.plots=false", *overrides)  # pictures are test_plots.py's
