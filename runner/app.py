@@ -5,8 +5,8 @@ from pathlib import Path
 
 import hydra
 
-from runner import sweep
 from runner.job import INTERRUPTED_EXIT, run_job
+from runner.sweeps import summary as sweep
 
 
 def _conf_dir():

@@ -195,7 +195,7 @@ def draw_run_plots(run_dir, rows, model, dataset, title=""):
     trained model. A plotting problem is reported and never costs the run its records."""
     import pandas as pd
 
-    from runner import plots
+    from runner.analysis import plots
 
     try:
         plots.curves(pd.DataFrame(rows), run_dir / "curves.png", title=title)

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from runner.compare import CompareError, compare, default_by, load_runs, main
+from runner.analysis.compare import CompareError, compare, default_by, load_runs, main
 
 
 def _runs(tmp_path):

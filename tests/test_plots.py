@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from conftest import compose
 
-from runner import plots, train
+from runner import train
+from runner.analysis import plots
 
 
 def _pixels(path):

@@ -14,9 +14,9 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 
 from runner.errors import ConfigError
-from runner.launchers import prepare_multirun
 from runner.progress import say
 from runner.records import ordered_row, write_csv_atomically
+from runner.sweeps.prepare import prepare_multirun
 
 _active_sweeps = []  # sweep folders started in this process, for the entry point to finish
 
@@ -96,7 +96,13 @@ def _overrides(job_dir):
 
 def finish(sweep_dir, top=10):
     """Write the sweep summary, print the best jobs and the failed ones -> exit code (1 if any failed)."""
-    from runner.compare import compare, default_by, default_metric, format_not_ok, format_table
+    from runner.analysis.compare import (
+        compare,
+        default_by,
+        default_metric,
+        format_not_ok,
+        format_table,
+    )
 
     if not Path(sweep_dir).is_dir():
         return 0

@@ -1,0 +1,1 @@
+"""Reading many runs back: comparison tables, pictures and the HTML report."""
