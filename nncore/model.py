@@ -102,6 +102,11 @@ class Model:
     def n_parameters(self):
         return self._flat.values.size
 
+    def parameters(self):
+        """Every trainable parameter as one flat array (n_parameters,): the buffer the layers
+        view, so it is current after every step; read it, do not resize it."""
+        return self._flat.values
+
     def forward(self, X, training=False):
         """X: (n_samples, n_inputs) -> output of the last layer (its buffer; copy to keep)."""
         for layer in self.layers:

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner.build import build_model
+from runner.build import build_model, loss_name
 from runner.data import CLASSIFICATION, REGRESSION, load_dataset
+from runner.divergence import DivergenceWatch
 from runner.errors import ConfigError
 from runner.progress import MODES as PROGRESS_MODES
 from runner.progress import reporter as progress_reporter
@@ -137,10 +138,13 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock):
 
     def log(epoch, train):
         val = model.evaluate(X_val, y_val, batch_size=batch_size)
+        accuracy = train["accuracy"]
+        if math.isnan(accuracy):  # an epoch that was not going to be logged: a divergence row
+            accuracy = model.evaluate(X, y, batch_size=batch_size)["accuracy"]
         row = {
             "epoch": epoch,
             "train_loss": train["data_loss"],
-            "train_accuracy": train["accuracy"],
+            "train_accuracy": accuracy,
             "val_loss": val["data_loss"],
             "val_accuracy": val["accuracy"],
             "regularization_loss": train["regularization_loss"],
@@ -152,30 +156,35 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock):
         show.logged(row)
         return row
 
-    status, message = "ok", ""
+    lr = model.optimizer.learning_rate
+    watch = DivergenceWatch(
+        loss_name(cfg),
+        model.parameters(),
+        hint=f"lower optimizer.learning_rate (now {lr:g}) or add regularization",
+    )
+    sign = None
     try:
-        log(0, model.evaluate(X, y, batch_size=batch_size))
+        watch.start(log(0, model.evaluate(X, y, batch_size=batch_size))["train_loss"])
         for epoch in range(1, epochs + 1):
             logged = epoch % trainer["log_every"] == 0 or epoch == epochs
             train = model.train_epoch(
                 X, y, batch_size=batch_size, shuffle=trainer["shuffle"], accuracy=logged
             )
             show.epoch(epoch, train)
-            if not math.isfinite(train["loss"]):
+            found = None if sign else watch.epoch(epoch, train["loss"], train["data_loss"])
+            if logged or found:
                 log(epoch, train)
-                lr = cfg.optimizer.get("learning_rate")
-                status, message = (
-                    "diverged",
-                    (
-                        f"train_loss became {train['loss']} at epoch {epoch}; "
-                        f"lower optimizer.learning_rate (now {lr}) or add regularization"
-                    ),
-                )
+            sign = sign or found
+            if sign and (sign.fatal or trainer["stop_on_divergence"]):
                 break
-            if logged:
-                log(epoch, train)
+        if epochs and not sign:
+            last = progress.last
+            sign = watch.check_parameters(last["epoch"]) or watch.end(
+                last["epoch"], last["train_loss"]
+            )
     finally:
         show.close()
+    status, message = ("diverged", sign.reason) if sign else ("ok", "")
     if status == "ok":
         model.save(run_dir / "params.npz")
     if trainer["plots"]:
@@ -217,7 +226,15 @@ def draw_run_plots(run_dir, rows, model, dataset, title=""):
 def check_trainer(cfg):
     """The run-level settings, checked: seed, dtype, objective and ``trainer.*``."""
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
-    allowed = ("epochs", "batch_size", "shuffle", "log_every", "plots", "progress")
+    allowed = (
+        "epochs",
+        "batch_size",
+        "shuffle",
+        "log_every",
+        "plots",
+        "progress",
+        "stop_on_divergence",
+    )
     for key in trainer:
         if key not in allowed:
             raise ConfigError(
@@ -229,7 +246,7 @@ def check_trainer(cfg):
         _integer(
             "trainer.batch_size", trainer["batch_size"], minimum=1, extra=" or null (full batch)"
         )
-    for key in ("shuffle", "plots"):
+    for key in ("shuffle", "plots", "stop_on_divergence"):
         if not isinstance(trainer.get(key), bool):
             raise ConfigError(f"trainer.{key}", trainer.get(key), "must be true or false")
     if trainer.get("progress") not in PROGRESS_MODES:
