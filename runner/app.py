@@ -1,11 +1,15 @@
 """The command ``python -m runner``: a thin Hydra app plus the end of a sweep."""
 
+import os
 import sys
 from pathlib import Path
 
 import hydra
 
-from runner.job import INTERRUPTED_EXIT, run_job
+from runner.errors import report_uncaught
+from runner.interrupts import Interrupted, as_interrupted, raising, signal_name
+from runner.job import run_job
+from runner.sweeps import stopping
 from runner.sweeps import summary as sweep
 
 
@@ -23,16 +27,43 @@ def task(cfg):
 
 
 def main():
-    """Run the Hydra app; after a multirun, write the sweep's summary.csv from its job folders."""
+    """Run the Hydra app; after a multirun, write the sweep's summary.csv from its job folders.
+
+    Errors reach this function (HYDRA_FULL_ERROR) so that a user's mistake, a full disk or a
+    stop signal ends in one line; set HYDRA_FULL_ERROR=1 yourself for Hydra's full traces.
+    """
+    full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        task()
-    except KeyboardInterrupt:
+        with raising(on_signal=_stop_running_sweep):
+            task()
+    except KeyboardInterrupt as error:
         _finish_sweep()
-        sys.exit(INTERRUPTED_EXIT)
-    except BaseException:
+        sys.exit(as_interrupted(error).exit_code)
+    except SystemExit:
         _finish_sweep()
         raise
+    except Exception as error:
+        _finish_sweep()
+        if full_error:
+            raise
+        sys.exit(report_uncaught(error))
     sys.exit(_finish_sweep())
+
+
+_stopping = []
+
+
+def _stop_running_sweep(signum):
+    """First stop signal in a sweep: let jobs running in other processes record themselves.
+    A second one stops at once."""
+    sweep_dir = sweep.active_sweep()
+    if sweep_dir is None:
+        return
+    if _stopping:
+        raise Interrupted(signum)
+    _stopping.append(signum)
+    stopping.stop(sweep_dir, signal_name(signum))
 
 
 def _finish_sweep():

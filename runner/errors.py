@@ -1,7 +1,10 @@
 """The one exception type for mistakes a user can make in a config, an override or a file."""
 
 import contextlib
+import errno
 import re
+import sys
+import traceback
 
 # nncore's argument errors read "<argument> must be ..., got <value>"
 _ARGUMENT_ERROR = re.compile(r"^(?P<name>\w+) (?P<problem>must .*?)(?:, got (?P<value>.*))?$")
@@ -40,3 +43,65 @@ def config_key(prefix, options):
 
 def _describe(options):
     return "{" + ", ".join(f"{k}: {v}" for k, v in options.items()) + "}"
+
+
+def os_problem(error):
+    """An OSError as ``file: what went wrong (why, when it is known)``."""
+    where = f"{error.filename}: " if error.filename else ""
+    hint = {
+        errno.ENOSPC: " (the disk is full)",
+        errno.EDQUOT: " (disk quota exceeded)",
+        errno.EFBIG: " (file size limit reached)",
+        errno.EROFS: " (read-only file system)",
+        errno.EACCES: " (no permission)",
+    }.get(error.errno, "")
+    return f"{where}{error.strerror or error}{hint}"
+
+
+def check_resolvable(cfg):
+    """Raise a ConfigError naming the key if any interpolation (``${...}``) cannot be resolved."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationResolutionError
+
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except InterpolationResolutionError as error:
+        key = getattr(error, "full_key", None) or "config"
+        raw = OmegaConf.to_container(cfg, resolve=False)
+        for part in str(key).split("."):
+            raw = raw.get(part) if isinstance(raw, dict) else None
+        problem = str(getattr(error, "msg", error)).splitlines()[0]
+        raise ConfigError(key, raw, f"cannot be resolved: {problem}") from None
+
+
+def report_uncaught(error):
+    """Print an exception that reached the entry point -> exit status.
+
+    What a user can cause (Hydra's own config errors, an unresolvable interpolation, a full or
+    read-only disk) is one line; anything else is a bug and keeps its traceback.
+    """
+    from hydra.errors import CompactHydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(error, CompactHydraException):  # unknown group option, bad override syntax
+        print(str(error), file=sys.stderr)
+        if isinstance(error.__cause__, OmegaConfBaseException):
+            print(str(error.__cause__).splitlines()[0], file=sys.stderr)
+    elif isinstance(error, ConfigError):
+        print(f"error: {error}", file=sys.stderr)
+    elif isinstance(error, OSError):
+        print(f"error: {os_problem(error)}", file=sys.stderr)
+    elif type(error).__name__ == "TerminatedWorkerError":  # joblib's worker died (kill -9, OOM)
+        codes = next((line for line in str(error).splitlines() if "exit codes" in line), "")
+        print(
+            f"error: a worker process of the launcher died ({codes.strip() or 'killed'}); "
+            "the sweep stopped, and the summary marks the job that ran there failed",
+            file=sys.stderr,
+        )
+    elif isinstance(error, OmegaConfBaseException):
+        key = getattr(error, "full_key", None)
+        message = str(getattr(error, "msg", error)).splitlines()[0]
+        print(f"error: {key}: {message}" if key else f"error: {message}", file=sys.stderr)
+    else:
+        traceback.print_exception(error)
+    return 1

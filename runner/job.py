@@ -1,17 +1,21 @@
 """Glue between Hydra and the training loop: where to write, what to record, what to print."""
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from omegaconf import OmegaConf
 
 from runner import train
+from runner.interrupts import MainProcessWatch, as_interrupted, raising, set_reason
 from runner.progress import choose_mode as choose_progress
 from runner.progress import say
+from runner.sweeps import stopping
 
 STATUS_EXIT = {"ok": 0, "diverged": 1, "failed": 1}
-INTERRUPTED_EXIT = 130  # the shell's convention for Ctrl-C
 
 
 def context_from_hydra(cfg):
@@ -25,7 +29,7 @@ def context_from_hydra(cfg):
         run_dir=Path(hydra.runtime.output_dir),
         ledger=ledger if ledger.is_absolute() else base_dir / ledger,
         base_dir=base_dir,
-        overrides=" ".join(hydra.overrides.task),
+        overrides=" ".join(OmegaConf.to_container(hydra.overrides.task)),  # as typed: ${...} kept
         choices={group: hydra.runtime.choices.get(group) for group in train.GROUPS},
         sweep_dir=str((base_dir / hydra.sweep.dir).resolve()) if multirun else None,
         job=hydra.job.num if multirun else None,
@@ -37,25 +41,86 @@ class JobFailed(Exception):
     """Tells a searching sweeper (Optuna) that this trial failed; everything is already recorded."""
 
 
+SWEEP_PID = "NNRUNNER_SWEEP_PID"  # the sweep's main process, for jobs running in its workers
+
+
 def run_job(cfg):
     """Run one job; return the objective for sweepers. A single run that fails exits non-zero."""
     ctx, multirun = context_from_hydra(cfg)
+    return _sweep_job(cfg, ctx) if multirun else _single_run(cfg, ctx)
+
+
+def _single_run(cfg, ctx):
     try:
         row = train.run(cfg, ctx)
-    except KeyboardInterrupt:
-        say(f"interrupted: rows logged so far are in {ctx.run_dir}", file=sys.stderr)
-        if multirun:
-            raise
-        sys.exit(INTERRUPTED_EXIT)
+    except KeyboardInterrupt as error:
+        stop = as_interrupted(error)
+        say(f"{stop.reason}: rows logged so far are in {_relative(ctx.run_dir)}", file=sys.stderr)
+        sys.exit(stop.exit_code)
+    except train.RecordError as error:
+        say(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
     print_run(row, ctx.ledger)
     failed = STATUS_EXIT[row["status"]]
-    if failed and not multirun:
+    if failed:
         sys.exit(failed)
-    if failed and _searching_sweeper():
+    return train.objective(row, cfg.objective)
+
+
+def _sweep_job(cfg, ctx):
+    """A job of a multirun, in the sweep's main process or in a launcher's worker process.
+
+    In a worker, a stop signal ends this job only (recorded ``interrupted``); the sweep's
+    main process decides whether the sweep goes on. In the main process it stops the sweep.
+    """
+    sweep_pid = int(os.environ.get(SWEEP_PID, os.getpid()))
+    in_worker = sweep_pid != os.getpid()
+    watch = MainProcessWatch(sweep_pid) if in_worker else None
+    try:
+        explain = lambda signum: _explain_stop(ctx.sweep_dir, signum)  # noqa: E731
+        with (
+            raising(on_signal=explain),
+            watch or contextlib.nullcontext(),
+            stopping.running(ctx.sweep_dir, ctx.job),
+        ):
+            row = _run_unless_stopped(cfg, ctx, watch)
+    except KeyboardInterrupt as error:
+        stop = as_interrupted(error)
+        say(f"job {ctx.job}: {stop.reason}", file=sys.stderr)
+        if not in_worker:
+            raise stop from None
+        row = {"status": "interrupted", "message": stop.reason}
+    except train.RecordError as error:
+        say(f"error: job {ctx.job}: {error}", file=sys.stderr)
+        row = {"status": "failed", "message": str(error)}
+    if "run_dir" in row:
+        print_run(row, ctx.ledger)
+    if row["status"] != "ok" and _searching_sweeper():
         # Optuna marks a trial FAIL when the job raises (it rejects a NaN objective outright);
         # the basic sweeper would print a traceback for it, so only searches get the exception.
         raise JobFailed(f"{row['status']}: {row['message']}")
     return train.objective(row, cfg.objective)
+
+
+def _run_unless_stopped(cfg, ctx, watch):
+    reason = stopping.stop_reason(ctx.sweep_dir)
+    if reason is None and watch is not None and watch.gone():
+        reason = f"its main process, pid {watch.pid}, is gone"
+    if reason is None:
+        return train.run(cfg, ctx)
+    return train.record_without_training(
+        cfg,
+        ctx,
+        "interrupted",
+        f"interrupted: the sweep was stopped ({reason}) before this job started",
+    )
+
+
+def _explain_stop(sweep_dir, signum):
+    """A signal that comes from the sweep's main process stopping the sweep says so."""
+    reason = stopping.stop_reason(sweep_dir)
+    if reason is not None:
+        set_reason(signum, f"interrupted: the sweep was stopped ({reason})")
 
 
 def _searching_sweeper():
@@ -68,6 +133,9 @@ def print_run(row, ledger):
     stream = sys.stdout if status == "ok" else sys.stderr
     if status == "failed":
         say(f"error: {row['message']}", file=stream)
+        return
+    if row.get("epochs_done") is None:  # stopped before its first epoch was logged
+        say(f"{row['message'] or status}   run folder: {_relative(row['run_dir'])}", file=stream)
         return
     figures = "  ".join(
         f"{key} {_fmt(row.get(key))}"

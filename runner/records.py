@@ -42,6 +42,8 @@ RUN_COLUMNS = [
     "best_val_accuracy",
     "n_parameters",
 ]
+# The sweep summary's message for a job that left no summary.csv (it could not record itself).
+UNRECORDED = "the job left no record of its own (killed by SIGKILL or out of memory?)"
 LOCK_TIMEOUT = 120  # seconds a run waits for the ledger before giving up loudly
 
 

@@ -2,9 +2,7 @@
 
 import math
 import secrets
-import signal
 import sys
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -17,7 +15,8 @@ from omegaconf import OmegaConf
 from runner.build import build_model, loss_name
 from runner.data import CLASSIFICATION, REGRESSION, load_dataset
 from runner.divergence import DivergenceWatch
-from runner.errors import ConfigError
+from runner.errors import ConfigError, check_resolvable, os_problem
+from runner.interrupts import Interrupted, as_interrupted, deferred
 from runner.progress import MODES as PROGRESS_MODES
 from runner.progress import reporter as progress_reporter
 from runner.records import (
@@ -73,59 +72,101 @@ def run(cfg, ctx):
     """Train (or, with trainer.epochs=0, only evaluate) and record the run whatever happens.
 
     Returns the summary row (also written to ``summary.csv`` and appended to the ledger).
-    A KeyboardInterrupt is recorded as ``interrupted`` and then re-raised.
+    A stop signal (Ctrl-C, SIGTERM, SIGHUP) is recorded as ``interrupted`` and then re-raised
+    as :class:`runner.interrupts.Interrupted`; a record that cannot be written (full disk,
+    read-only folder) raises :class:`RecordError` once everything else has been tried.
     """
     started = datetime.now()
     clock = time.perf_counter()
     run_dir = Path(ctx.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     progress = Progress()
-    status, message, interrupted = "failed", "", False
-    metrics = MetricsWriter(run_dir / "metrics.csv")
+    status, message, interrupted, metrics, claimed = "failed", "", None, None, False
     try:
+        claimed = _claim(run_dir)
+        metrics = MetricsWriter(run_dir / "metrics.csv")
         with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
             status, message = _train(cfg, run_dir, ctx, metrics, progress, clock)
     except ConfigError as error:
         message = str(error)
-    except KeyboardInterrupt:
-        status, message, interrupted = "interrupted", "interrupted by the user (Ctrl-C)", True
+    except KeyboardInterrupt as error:  # Ctrl-C, SIGTERM, SIGHUP: see runner.interrupts
+        interrupted = as_interrupted(error)
+        status, message = "interrupted", interrupted.reason
+    except OSError as error:  # the disk, not the code: no traceback to keep
+        message = f"could not write the run's files: {os_problem(error)}"
     except Exception as error:  # a bug, not a user's mistake: keep the traceback next to the run
         message = f"{type(error).__name__}: {error} (traceback in {run_dir / 'error.log'})"
         (run_dir / "error.log").write_text(traceback.format_exc())
     finally:
-        metrics.close()
-        row = _summary_row(
-            cfg, ctx, started, time.perf_counter() - clock, status, message, progress
-        )
-        with _interrupts_deferred() as deferred:
-            write_summary(run_dir, row)
-            append_to_ledger(ctx.ledger, row)
-    if interrupted or deferred.pending:
-        raise KeyboardInterrupt
+        with deferred() as held:
+            problems = _close(metrics)
+            row = _summary_row(
+                cfg, ctx, started, time.perf_counter() - clock, status, message, progress
+            )
+            problems += _record(row, ctx, write_summary_file=claimed)
+    if problems:
+        raise RecordError("; ".join(problems) + f" (run folder: {run_dir})")
+    if interrupted or held.pending:
+        raise interrupted or Interrupted(held.pending)
     return row
 
 
-class _interrupts_deferred:
-    """Hold back Ctrl-C while the records are written, so a second Ctrl-C cannot cut them short."""
+def record_without_training(cfg, ctx, status, message):
+    """Record a job that never trained (e.g. a sweep stopped before it started) -> its row."""
+    Path(ctx.run_dir).mkdir(parents=True, exist_ok=True)
+    row = _summary_row(cfg, ctx, datetime.now(), 0.0, status, message, Progress())
+    with deferred():
+        problems = _record(row, ctx, write_summary_file=True)
+    if problems:
+        raise RecordError("; ".join(problems))
+    return row
 
-    pending = False
 
-    def __enter__(self):
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._hold)
-        return self
+class RecordError(Exception):
+    """The run's summary or ledger row could not be written (full disk, read-only folder)."""
 
-    def _hold(self, signum, frame):
-        self.pending = True
 
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
+RUN_FILES = ("metrics.csv", "summary.csv", "params.npz")
+
+
+def _claim(run_dir):
+    """Make ``run_dir`` this run's folder; one that already holds a run is never written over."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    existing = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if existing:
+        raise ConfigError(
+            "hydra.run.dir",
+            run_dir,
+            f"already holds a run ({', '.join(existing)}); its files are kept, choose a new folder",
+        )
+    return True
+
+
+def _close(metrics):
+    try:
+        if metrics is not None:
+            metrics.close()
+    except OSError as error:
+        return [f"metrics.csv was not completely written: {os_problem(error)}"]
+    return []
+
+
+def _record(row, ctx, write_summary_file):
+    """Write summary.csv and the ledger row; -> the problems met (each tried regardless)."""
+    problems = []
+    if write_summary_file:
+        try:
+            write_summary(ctx.run_dir, row)
+        except OSError as error:
+            problems.append(f"summary.csv not written: {os_problem(error)}")
+    try:
+        append_to_ledger(ctx.ledger, row)
+    except OSError as error:
+        problems.append(f"no row in the ledger {ctx.ledger}: {os_problem(error)}")
+    return problems
 
 
 def _train(cfg, run_dir, ctx, metrics, progress, clock):
+    check_resolvable(cfg)
     trainer = check_trainer(cfg)
     data_seeds, model_seed = np.random.SeedSequence(trainer["seed"]).spawn(2)
     dataset = load_dataset(cfg.data, data_seeds.spawn(2), cfg.dtype, ctx.base_dir)

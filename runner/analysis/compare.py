@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from runner.records import UNRECORDED
+
 METRICS = ["val_accuracy", "val_loss", "train_accuracy", "train_loss"]
 CURVE_METRICS = set(METRICS)  # columns of metrics.csv that make a curve
 GROUP_CHOICES = ["model", "data", "loss", "optimizer"]
@@ -84,6 +86,19 @@ def default_metric(runs):
         if metric in runs.columns and runs[metric].notna().any():
             return metric
     raise CompareError("the runs have no metric values yet (every run failed?)")
+
+
+UNRECORDED_NOTE = (
+    "of these jobs left no record of their own (killed by SIGKILL or out of memory?): "
+    "their rows come from the sweep summary, marked failed, and no ledger row exists"
+)
+
+
+def count_unrecorded(runs):
+    """Rows the sweep summary wrote for jobs that could not record themselves."""
+    if "message" not in runs:
+        return 0
+    return int(runs["message"].astype(str).str.startswith(UNRECORDED).sum())
 
 
 def higher_is_better(metric):
@@ -248,6 +263,9 @@ def main(argv=None):
     if len(not_ok):
         print(f"\nnot averaged: {len(not_ok)} runs did not finish ok")
         print(format_not_ok(not_ok))
+    unrecorded = count_unrecorded(runs)
+    if unrecorded:
+        print(f"\nnote: {unrecorded} {UNRECORDED_NOTE}")
     if grid is not None:
         print(f"\n{metric} (mean over ok runs), {args.pivot[0]} x {args.pivot[1]}:")
         print(grid.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))

@@ -14,9 +14,11 @@ from datetime import datetime
 from pathlib import Path
 
 from runner.analysis.compare import (
+    UNRECORDED_NOTE,
     CompareError,
     add_selection_arguments,
     compare,
+    count_unrecorded,
     group_curves,
     higher_is_better,
     pivot,
@@ -70,6 +72,9 @@ def build(runs, by, metric, top=3, pivot_on=None, title="Runs"):
             f"<h2>Not averaged ({len(not_ok)} runs did not finish ok)</h2>",
             _table_html(not_ok[columns]),
         ]
+        unrecorded = count_unrecorded(runs)
+        if unrecorded:
+            parts.append(f"<p class='muted'>{unrecorded} {_e(UNRECORDED_NOTE)}.</p>")
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"

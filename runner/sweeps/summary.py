@@ -7,6 +7,7 @@ job folders.
 """
 
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -14,16 +15,19 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 
 from runner.errors import ConfigError
+from runner.job import SWEEP_PID
 from runner.progress import say
-from runner.records import ordered_row, write_csv_atomically
+from runner.records import UNRECORDED, ordered_row, write_csv_atomically
 from runner.sweeps.prepare import prepare_multirun
+from runner.train import RUN_FILES
 
 _active_sweeps = []  # sweep folders started in this process, for the entry point to finish
 
 
 class SweepRecorder(Callback):
-    """When a multirun starts (in the launching process): prepares the launch and remembers
-    the sweep folder, so the entry point can summarise it however the jobs end."""
+    """In the launching process: when a multirun starts, prepares the launch and remembers the
+    sweep folder, so the entry point can summarise it however the jobs end; before a single
+    run, refuses a run folder that already holds a run (Hydra would write over its .hydra/)."""
 
     def on_multirun_start(self, config, **kwargs):
         try:
@@ -31,7 +35,23 @@ class SweepRecorder(Callback):
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(1)
+        os.environ[SWEEP_PID] = str(os.getpid())  # inherited by local worker processes
         _active_sweeps.append(sweep_dir)
+
+    def on_run_start(self, config, **kwargs):
+        run_dir = Path(str(config.hydra.run.dir))
+        existing = [name for name in RUN_FILES if (run_dir / name).exists()]
+        if existing:
+            print(
+                f"error: hydra.run.dir={run_dir}: already holds a run ({', '.join(existing)}); "
+                "its files are kept, choose a new folder",
+                file=sys.stderr,
+            )
+            sys.exit(1)
+
+
+def active_sweep():
+    return _active_sweeps[-1] if _active_sweeps else None
 
 
 def pop_active_sweep():
@@ -52,7 +72,7 @@ def collect_jobs(sweep_dir):
                 ordered_row(
                     {
                         "status": "failed",
-                        "message": "the job ended without writing summary.csv (killed?)",
+                        "message": UNRECORDED,
                         "run_dir": str(job_dir),
                         "overrides": overrides,
                         "sweep_dir": str(sweep_dir),

@@ -1,0 +1,160 @@
+"""Every way a run ends is recorded: stop signals, a stopped sweep, a killed main process."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from conftest import run_cli
+
+from runner.records import UNRECORDED
+
+LONG = ("trainer.epochs=100000000", "trainer.log_every=200", "trainer.plots=false")
+
+
+def _start(cwd, *args):
+    """The CLI in its own session (process group), as a terminal would run it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _wait_for_rows(cwd, pattern, files=1, rows=3, timeout=90):
+    """Until ``files`` metrics.csv matching ``pattern`` hold more than ``rows`` lines."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [p for p in cwd.glob(pattern) if len(p.read_text().splitlines()) > rows]
+        if len(found) >= files:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {files} runs logged {rows} rows in {timeout} s")
+
+
+def _ledger(cwd):
+    return pd.read_csv(cwd / "outputs" / "runs.csv")
+
+
+@pytest.mark.parametrize(
+    "signum, name",
+    [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT"), (signal.SIGHUP, "SIGHUP")],
+)
+def test_each_stop_signal_is_recorded_with_its_exit_code(tmp_path, signum, name):
+    process = _start(tmp_path, *LONG)
+    (metrics,) = _wait_for_rows(tmp_path, "outputs/runs/*/*/metrics.csv")
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum
+    assert "Traceback" not in err and f"interrupted by {name}" in err
+    ledger = _ledger(tmp_path)
+    assert list(ledger["status"]) == ["interrupted"]
+    assert ledger.loc[0, "message"].startswith(f"interrupted by {name}")
+    logged = pd.read_csv(metrics)
+    assert len(logged) >= 3 and ledger.loc[0, "epochs_done"] == logged["epoch"].iloc[-1]
+    assert (metrics.parent / "summary.csv").is_file()
+
+
+def _sweep_checks(cwd, exit_code, process):
+    """Every job that started has exactly one row, interrupted, in the ledger and the summary."""
+    assert process.returncode == exit_code, process.stderr
+    started = {p.parent.name for p in cwd.glob("outputs/sweeps/*/*/*/metrics.csv")}
+    ledger = _ledger(cwd)
+    (summary_path,) = cwd.glob("outputs/sweeps/*/*/summary.csv")
+    summary = pd.read_csv(summary_path)
+    assert ledger["run_id"].is_unique and sorted(ledger["run_id"]) == sorted(summary["run_id"])
+    trained = ledger[ledger["epochs_done"].notna()]
+    assert {str(int(j)) for j in trained["job"]} == started
+    assert set(ledger["status"]) == {"interrupted"}
+    return ledger
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_stopping_a_parallel_sweep_keeps_every_running_jobs_row(tmp_path, how):
+    process = _start(
+        tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=range(0,8)", *LONG
+    )
+    _wait_for_rows(tmp_path, "outputs/sweeps/*/*/*/metrics.csv", files=2)
+    if how == "ctrl-c":  # the terminal sends SIGINT to every process of the foreground group
+        os.killpg(process.pid, signal.SIGINT)
+    else:  # kill, Slurm, Kubernetes: only the main process is told
+        process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=90)
+    ledger = _sweep_checks(tmp_path, 130 if how == "ctrl-c" else 143, process)
+    assert len(ledger[ledger["epochs_done"].notna()]) >= 2
+
+
+def test_stopping_a_sweep_under_the_basic_launcher(tmp_path):
+    process = _start(tmp_path, "-m", "seed=0,1,2", *LONG)
+    _wait_for_rows(tmp_path, "outputs/sweeps/*/*/0/metrics.csv")
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    ledger = _sweep_checks(tmp_path, 143, process)
+    assert list(ledger["message"]) == ["interrupted by SIGTERM"]
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_a_killed_main_process_stops_its_workers_and_they_record_themselves(tmp_path):
+    process = _start(
+        tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=range(0,8)", *LONG
+    )
+    try:
+        _wait_for_rows(tmp_path, "outputs/sweeps/*/*/*/metrics.csv", files=2)
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while _group_alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _group_alive(process.pid), "workers are still running after their sweep died"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    ledger = _ledger(tmp_path)
+    assert len(ledger) >= 2 and set(ledger["status"]) == {"interrupted"}
+    assert ledger["message"].str.contains("the sweep's main process .* is gone").all()
+
+
+@pytest.mark.slow
+def test_a_job_killed_with_sigkill_is_failed_in_the_summary_and_compare_says_so(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    process = _start(
+        tmp_path,
+        "-m",
+        "hydra/launcher=submitit_local",
+        "seed=0,1",
+        "trainer.epochs=30000",
+        *LONG[1:],
+    )
+    deadline = time.monotonic() + 90
+    markers = []
+    while not markers and time.monotonic() < deadline:
+        markers = list(tmp_path.glob("outputs/sweeps/*/*/.running/0-*"))
+        time.sleep(0.05)
+    assert markers, "job 0 never started"
+    os.kill(int(markers[0].name.split("-")[1]), signal.SIGKILL)
+    process.communicate(timeout=120)
+    (sweep_dir,) = tmp_path.glob("outputs/sweeps/*/*")
+    summary = pd.read_csv(sweep_dir / "summary.csv").sort_values("job")
+    assert list(summary["status"]) == ["failed", "ok"]
+    assert summary["message"].iloc[0] == UNRECORDED
+    assert list(_ledger(tmp_path)["job"]) == [1]  # the killed job could not write its row
+    compared = run_cli(tmp_path, str(sweep_dir), module="runner.compare")
+    assert compared.returncode == 0 and "1 of these jobs left no record" in compared.stdout
+    report = run_cli(tmp_path, str(sweep_dir), "--out", "r.html", module="runner.report")
+    assert report.returncode == 0 and "left no record" in (tmp_path / "r.html").read_text()
