@@ -3,6 +3,9 @@
 import csv
 import math
 import os
+import re
+import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +45,7 @@ RUN_COLUMNS = [
     "best_val_accuracy",
     "n_parameters",
 ]
+STATUSES = ("ok", "diverged", "failed", "interrupted", "pruned")
 # The sweep summary's message for a job that left no summary.csv (it could not record itself).
 UNRECORDED = "the job left no record of its own (killed by SIGKILL or out of memory?)"
 LOCK_TIMEOUT = 120  # seconds a run waits for the ledger before giving up loudly
@@ -102,8 +106,9 @@ def write_summary(run_dir, row):
 def append_to_ledger(ledger, row):
     """Append ``row`` to the ledger under a file lock; parallel runs lose and garble nothing.
 
-    When the row brings columns the ledger lacks (a new config key), the file is rewritten
-    with the union of columns, atomically, still under the lock.
+    The row is appended whole or not at all: on any error (a full disk) the file is cut back
+    to its size before. When the row brings columns the ledger lacks (a new config key), the
+    file is rewritten with the union of columns, atomically, still under the lock.
     """
     ledger = Path(ledger)
     ledger.parent.mkdir(parents=True, exist_ok=True)
@@ -111,18 +116,54 @@ def append_to_ledger(ledger, row):
     with FileLock(str(ledger) + ".lock", timeout=LOCK_TIMEOUT):
         header = _read_header(ledger)
         if header is not None and set(row) <= set(header):
-            frame = pd.DataFrame([row], columns=header)
-            with open(ledger, "a", newline="") as file:
-                frame.to_csv(file, header=False, index=False)
-                file.flush()
-                os.fsync(file.fileno())
+            text = pd.DataFrame([row], columns=header).to_csv(header=False, index=False)
+            _append_whole(ledger, text.encode("utf-8"))
             return
         frame = pd.DataFrame([row])
         if header is not None:
-            existing = pd.read_csv(ledger, dtype=str, keep_default_na=False)
+            existing = read_runs(ledger, dtype=str, keep_default_na=False)
             columns = header + [c for c in frame.columns if c not in header]
             frame = pd.concat([existing, frame.astype(object)], ignore_index=True)[columns]
         write_csv_atomically(frame, ledger)
+
+
+def _append_whole(path, data):
+    """Append ``data`` to ``path`` in full, or leave the file as it was."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    try:
+        size = _drop_cut_tail(fd, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _drop_cut_tail(fd, path):
+    """A file not ending in a newline ends in a row cut short by a crash (or an older version
+    on a full disk): remove that partial row so the next one is not glued onto it -> new size."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            keep = start + newline + 1
+            break
+        end = start
+    else:
+        keep = 0
+    os.ftruncate(fd, keep)
+    warn(f"{path} ended in a row cut short ({size - keep} bytes, an interrupted write); removed it")
+    return keep
 
 
 def _read_header(path):
@@ -134,17 +175,74 @@ def _read_header(path):
 
 
 def write_csv_atomically(frame, path):
-    """Write to a temporary file and rename over ``path``: readers never see half a file."""
+    """Write to a temporary file and rename over ``path``: readers never see half a file, and a
+    failed write (a full disk) leaves the old file as it was."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as file:
-        frame.to_csv(file, index=False)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", newline="") as file:
+            frame.to_csv(file, index=False)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
-def read_runs(path):
-    """A ledger or summary CSV -> DataFrame."""
-    return pd.read_csv(path)
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+_SKIPPED = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+
+
+def read_runs(path, **read_options):
+    """A ledger or summary CSV -> DataFrame, one row per run.
+
+    Damaged lines (a row cut short, rows glued together, a wrong field count, a status that
+    is not one) are skipped, each with a warning naming its line; they are never counted.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        frame = pd.read_csv(path, on_bad_lines="warn", **read_options)
+    skipped = []
+    for warning in caught:
+        for line, expected, saw in _SKIPPED.findall(str(warning.message)):
+            skipped.append(int(line))
+            warn(f"{path} line {line} is damaged ({saw} fields where {expected} belong); skipped")
+    if len(frame) and not _ends_with_newline(path):
+        warn(f"{path} line {_line_count(path)} is cut short (an interrupted write); skipped")
+        frame = frame.iloc[:-1]
+    if "status" in frame.columns:
+        known = frame["status"].isin(STATUSES)
+        for index in frame.index[~known][:5]:
+            status = frame.at[index, "status"]
+            line = _line_of(index, skipped)
+            warn(f"{path} line {line} has no valid status ({status!r}); skipped")
+        frame = frame[known]
+    return frame.reset_index(drop=True)
+
+
+def _line_of(index, skipped):
+    """File line of data row ``index`` (the header is line 1), given the lines skipped."""
+    line = index + 2
+    for bad in sorted(skipped):
+        if bad <= line:
+            line += 1
+    return line
+
+
+def _ends_with_newline(path):
+    with open(path, "rb") as file:
+        file.seek(0, os.SEEK_END)
+        if file.tell() == 0:
+            return True
+        file.seek(-1, os.SEEK_END)
+        return file.read(1) == b"\n"
+
+
+def _line_count(path):
+    with open(path, "rb") as file:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 20), b"")) + 1

@@ -169,3 +169,79 @@ def test_ctrl_c_in_a_sweep_still_writes_its_summary(tmp_path):
     summary = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/summary.csv"))
     assert list(summary["status"]) == ["interrupted"]
     assert list(pd.read_csv(tmp_path / "outputs" / "runs.csv")["status"]) == ["interrupted"]
+
+
+def _limit_file_size(limit):
+    """For a child process: writes beyond ``limit`` bytes fail as on a full disk (EFBIG)."""
+    import resource
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_full_disk_is_one_line_and_the_ledger_stays_whole(tmp_path):
+    import subprocess
+    import sys
+
+    assert run_cli(tmp_path, "seed=0", *FAST).returncode == 0
+    ledger = tmp_path / "outputs" / "runs.csv"
+    rows = pd.read_csv(ledger)
+    many = pd.concat([rows.assign(run_id=f"earlier-{i}") for i in range(40)], ignore_index=True)
+    many.to_csv(ledger, index=False)  # larger than any file a run writes, so only it hits the limit
+    before = ledger.read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "runner", "seed=7", *FAST],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size(len(before) + 300),  # the new row would need ~1 KB more
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: no row in the ledger"), result.stderr
+    assert "File too large" in errors[0] and "Traceback" not in result.stderr
+    assert ledger.read_bytes() == before  # not a partial row
+    assert run_cli(tmp_path, "seed=8", *FAST).returncode == 0  # once there is room again
+    ledger_rows = pd.read_csv(ledger)  # whole: no glued row, pandas reads it as is
+    assert len(ledger_rows) == 41 and ledger_rows["seed"].iloc[-1] == 8
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody can write to: a read-only tmpfs for root (who ignores permissions)."""
+    import os
+    import subprocess
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)])
+        assert mount.returncode == 0, "root could not mount a read-only tmpfs"
+        yield folder
+        subprocess.run(["umount", str(folder)])
+    else:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("where", ["paths.ledger", "paths.outputs"])
+def test_read_only_folder_is_one_line(tmp_path, read_only_folder, where):
+    target = read_only_folder / ("runs.csv" if where == "paths.ledger" else "outputs")
+    result = run_cli(tmp_path, f"{where}={target}", *FAST)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: "), result.stderr
+    assert str(read_only_folder) in errors[0] and "Traceback" not in result.stderr
+
+
+def test_a_run_never_writes_over_an_existing_run_folder(tmp_path):
+    assert run_cli(tmp_path, "hydra.run.dir=outputs/mine", *FAST).returncode == 0
+    folder = tmp_path / "outputs" / "mine"
+    before = {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    result = run_cli(tmp_path, "hydra.run.dir=outputs/mine", "seed=5", *FAST)
+    assert result.returncode == 1
+    assert "hydra.run.dir=outputs/mine: already holds a run" in result.stderr
+    assert {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before

@@ -1,10 +1,14 @@
-"""The ledger: many writers at once, new columns, exact floats."""
+"""The ledger: many writers at once, new columns, exact floats, and damage it survives."""
 
+import errno
 import multiprocessing
+import os
 
 import pandas as pd
+import pytest
+from conftest import run_cli
 
-from runner.records import RUN_COLUMNS, MetricsWriter, append_to_ledger, flatten
+from runner.records import RUN_COLUMNS, MetricsWriter, append_to_ledger, flatten, read_runs
 
 
 def _append_many(ledger, writer, count):
@@ -64,3 +68,71 @@ def test_metrics_writer_flushes_every_row(tmp_path):
 def test_flatten_names_nested_keys_with_dots():
     config = {"seed": 1, "model": {"layers": [{"units": 64}], "width": 8}, "x": None}
     assert flatten(config) == {"seed": 1, "model.layers.0.units": 64, "model.width": 8, "x": None}
+
+
+def _rows(n, start=0):
+    return [
+        {"run_id": f"r{i}", "status": "ok", "val_loss": i / 10} for i in range(start, start + n)
+    ]
+
+
+def test_a_failed_append_leaves_the_ledger_as_it_was(tmp_path, monkeypatch):
+    ledger = tmp_path / "runs.csv"
+    for row in _rows(3):
+        append_to_ledger(ledger, row)
+    before = ledger.read_bytes()
+    real_write = os.write
+
+    def disk_full_halfway(fd, data):
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full_halfway)
+    with pytest.raises(OSError, match="No space left"):
+        append_to_ledger(ledger, _rows(1, 3)[0])
+    assert ledger.read_bytes() == before  # no partial row
+    monkeypatch.undo()
+    append_to_ledger(ledger, _rows(1, 4)[0])
+    assert list(read_runs(ledger)["run_id"]) == ["r0", "r1", "r2", "r4"]
+
+
+def test_a_row_cut_by_a_crash_is_removed_before_the_next_one(tmp_path, capsys):
+    ledger = tmp_path / "runs.csv"
+    for row in _rows(2):
+        append_to_ledger(ledger, row)
+    with open(ledger, "ab") as file:
+        file.write(b"r9,ok,,2026-12-01T")  # what a crash mid-write leaves
+    append_to_ledger(ledger, _rows(1, 2)[0])
+    assert "ended in a row cut short" in capsys.readouterr().err
+    assert list(read_runs(ledger)["run_id"]) == ["r0", "r1", "r2"]
+    assert ledger.read_text().count("\n") == 4
+
+
+def test_readers_skip_damaged_lines_naming_each(tmp_path, capsys):
+    """What a full disk did to a ledger before rows were written whole: a row cut at 4096
+    bytes with the next row glued onto it, a row with a wrong field count, a cut last line."""
+    ledger = tmp_path / "runs.csv"
+    for row in _rows(3):
+        append_to_ledger(ledger, row)
+    good = ledger.read_text()
+    header, first = good.splitlines()[:2]
+    columns = len(header.split(","))
+    glued = first[:10] + first  # line 5: cut mid-row, then a whole row
+    ledger.write_text(good + glued + "\n" + "r7,bogus" + "," * (columns - 2) + "\n" + first[:12])
+    runs = read_runs(ledger)
+    assert list(runs["run_id"]) == ["r0", "r1", "r2"]
+    err = capsys.readouterr().err
+    saw = glued.count(",") + 1
+    assert f"line 5 is damaged ({saw} fields where {columns} belong); skipped" in err
+    assert "line 6 has no valid status ('bogus'); skipped" in err
+    assert "line 7 is cut short (an interrupted write); skipped" in err
+
+
+def test_compare_reads_a_damaged_ledger_and_counts_only_whole_rows(tmp_path):
+    ledger = tmp_path / "runs.csv"
+    for row in _rows(4):
+        append_to_ledger(ledger, {**row, "model": "dense2", "val_accuracy": 0.5})
+    ledger.write_text(ledger.read_text() + "r8,ok,,2026")  # cut: a run with no metrics
+    result = run_cli(tmp_path, str(ledger), "--by", "model", module="runner.compare")
+    assert result.returncode == 0, result.stderr
+    assert "4 runs" in result.stdout and "cut short" in result.stderr

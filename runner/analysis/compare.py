@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from runner.records import UNRECORDED
+from runner.records import UNRECORDED, read_runs
 
 METRICS = ["val_accuracy", "val_loss", "train_accuracy", "train_loss"]
 CURVE_METRICS = set(METRICS)  # columns of metrics.csv that make a curve
@@ -28,7 +28,7 @@ def load_runs(sources):
     for source in sources or [DEFAULT_LEDGER]:
         for path in _csv_files(Path(source)):
             try:
-                frame = pd.read_csv(path)
+                frame = read_runs(path)
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
                 raise CompareError(f"{path} is not a readable CSV file ({error})") from None
             if "status" not in frame.columns:

@@ -17,7 +17,7 @@ from hydra.experimental.callback import Callback
 from runner.errors import ConfigError
 from runner.job import SWEEP_PID
 from runner.progress import say
-from runner.records import UNRECORDED, ordered_row, write_csv_atomically
+from runner.records import UNRECORDED, ordered_row, read_runs, write_csv_atomically
 from runner.sweeps.prepare import prepare_multirun
 from runner.train import RUN_FILES
 
@@ -63,24 +63,34 @@ def collect_jobs(sweep_dir):
     sweep_dir = Path(sweep_dir)
     rows = []
     for job_dir in sorted(_job_dirs(sweep_dir), key=_job_order):
-        summary = job_dir / "summary.csv"
-        if summary.is_file():
-            rows.append(pd.read_csv(summary).iloc[0].to_dict())
-        else:
-            overrides = _overrides(job_dir)
-            rows.append(
-                ordered_row(
-                    {
-                        "status": "failed",
-                        "message": UNRECORDED,
-                        "run_dir": str(job_dir),
-                        "overrides": overrides,
-                        "sweep_dir": str(sweep_dir),
-                        "job": _job_number(job_dir),
-                    }
-                )
+        recorded = _own_summary(job_dir / "summary.csv")
+        if recorded is not None:
+            rows.append(recorded)
+            continue
+        rows.append(
+            ordered_row(
+                {
+                    "status": "failed",
+                    "message": UNRECORDED,
+                    "run_dir": str(job_dir),
+                    "overrides": _overrides(job_dir),
+                    "sweep_dir": str(sweep_dir),
+                    "job": _job_number(job_dir),
+                }
             )
+        )
     return pd.DataFrame(rows)
+
+
+def _own_summary(path):
+    """The row a job wrote for itself, or None if it wrote none (or a damaged one)."""
+    if not path.is_file():
+        return None
+    try:
+        frame = read_runs(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return None
+    return frame.iloc[0].to_dict() if len(frame) else None
 
 
 def write_sweep_summary(sweep_dir):
