@@ -7,7 +7,8 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from nncore import DATASETS
-from runner.errors import ConfigError, config_key
+from nncore.registry import accepted_options
+from runner.errors import ConfigError, Problems, config_key
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
 
@@ -23,6 +24,7 @@ class Dataset:
     task: str  # CLASSIFICATION (integer labels) or REGRESSION (float targets, (n, k))
     n_classes: int = 0  # classification only
     class_names: tuple = ()
+    notes: tuple = ()  # hints for the user about this data, printed before training
 
     @property
     def n_inputs(self):
@@ -35,26 +37,67 @@ class Dataset:
 
 def load_dataset(data_cfg, seeds, dtype, base_dir):
     """data config node -> Dataset; ``seeds`` is a pair of SeedSequences (train, validation)."""
+    check_data_config(data_cfg, base_dir)
     name = data_cfg.get("name")
     if name == "csv":
-        return _csv_dataset(data_cfg, np.random.default_rng(seeds[0]), dtype, base_dir)
+        dataset = _csv_dataset(data_cfg, np.random.default_rng(seeds[0]), dtype, base_dir)
+    else:
+        dataset = _generated(name, data_cfg, seeds, dtype)
+    return dataset
+
+
+def check_data_config(data_cfg, base_dir):
+    """Check ``data.*`` before anything is read or drawn; every problem is reported at once."""
+    name = data_cfg.get("name")
+    if name == "csv":
+        return _check_csv_config(data_cfg, base_dir)
     if name not in DATASETS:
         allowed = ", ".join(sorted([*DATASETS, "csv"]))
         raise ConfigError("data.name", name, f"unknown dataset; choose one of: {allowed}")
+    allowed = [*generator_options(name), "val_samples"]
+    problems = Problems()
+    for key, value in data_cfg.items():
+        if key not in ("name", *allowed):
+            with problems.check():
+                raise ConfigError(
+                    f"data.{key}",
+                    value,
+                    f"not an option of data={name}; choose from: {', '.join(allowed)}",
+                )
+    classes = data_cfg.get("classes")
+    if "classes" in allowed and _is_int(classes) and classes < 2:
+        with problems.check():
+            raise ConfigError(
+                "data.classes", classes, "must be at least 2: a classifier needs two classes"
+            )
+    val_samples = data_cfg.get("val_samples")
+    if val_samples is not None and not (_is_int(val_samples) and val_samples >= 1):
+        with problems.check():
+            raise ConfigError(
+                "data.val_samples",
+                val_samples,
+                "must be a positive integer or null (as many as data.samples)",
+            )
+    problems.raise_any()
+    return None
+
+
+def generator_options(name):
+    """The keys ``data=name`` takes: the generator's keyword arguments but seed and dtype."""
+    return [k for k in accepted_options(DATASETS[name]) if k not in ("seed", "dtype")]
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _generated(name, data_cfg, seeds, dtype):
     options = {k: v for k, v in data_cfg.items() if k not in ("name", "val_samples")}
     maker = DATASETS[name]
     with config_key("data", options):
         X, y = maker(**options, seed=np.random.default_rng(seeds[0]), dtype=dtype)
     val_samples = data_cfg.get("val_samples")
     val_options = options if val_samples is None else dict(options, samples=val_samples)
-    if val_samples is not None and (
-        isinstance(val_samples, bool) or not isinstance(val_samples, int) or val_samples < 1
-    ):
-        raise ConfigError(
-            "data.val_samples",
-            val_samples,
-            "must be a positive integer or null (as many as data.samples)",
-        )
     with config_key("data", val_options):
         X_val, y_val = maker(**val_options, seed=np.random.default_rng(seeds[1]), dtype=dtype)
     if np.issubdtype(y.dtype, np.integer):
@@ -66,33 +109,67 @@ def load_dataset(data_cfg, seeds, dtype, base_dir):
 
 
 CSV_KEYS = ("name", "path", "target", "features", "task", "standardize", "val_fraction")
+SCALE_HINT = 100  # unstandardised features beyond this magnitude earn a hint
+
+
+def _check_csv_config(cfg, base_dir):
+    """Static checks of data=csv, the file first -> the file's resolved path."""
+    problems = Problems()
+    path = None
+    with problems.check():
+        path = _csv_path(cfg, base_dir)
+    if OmegaConf.is_missing(cfg, "target") or cfg.get("target") in (None, ""):
+        with problems.check():
+            raise ConfigError(
+                "data.target",
+                "???",
+                "required for data=csv: the column to predict (e.g. data.target=species)",
+            )
+    for key in sorted(set(cfg) - set(CSV_KEYS)):
+        with problems.check():
+            raise ConfigError(
+                f"data.{key}", cfg[key], f"not a csv option; choose from: {', '.join(CSV_KEYS[1:])}"
+            )
+    val_fraction = cfg.get("val_fraction", 0.2)
+    if (
+        isinstance(val_fraction, bool)
+        or not isinstance(val_fraction, (int, float))
+        or not (0 < val_fraction < 1)
+    ):
+        with problems.check():
+            raise ConfigError(
+                "data.val_fraction", val_fraction, "must be a number between 0 and 1 (exclusive)"
+            )
+    problems.raise_any()
+    return path
+
+
+def _csv_path(cfg, base_dir):
+    if OmegaConf.is_missing(cfg, "path") or cfg.get("path") in (None, ""):
+        raise ConfigError(
+            "data.path", "???", "required for data=csv: the CSV file (e.g. data.path=iris.csv)"
+        )
+    given = Path(str(cfg.path)).expanduser()
+    path = given if given.is_absolute() else Path(base_dir) / given
+    if not path.is_file():
+        where = "" if given.is_absolute() else f"; looked in {Path(base_dir).resolve()}"
+        what = "is a folder, not a file" if path.is_dir() else "no such file"
+        raise ConfigError("data.path", cfg.path, f"{what}{where}")
+    return path
 
 
 def _csv_dataset(cfg, rng, dtype, base_dir):
     import pandas as pd
 
-    unknown = sorted(set(cfg) - set(CSV_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"data.{unknown[0]}",
-            cfg[unknown[0]],
-            f"not a csv option; choose from: {', '.join(CSV_KEYS[1:])}",
-        )
-    for key in ("path", "target"):
-        if OmegaConf.is_missing(cfg, key) or cfg.get(key) in (None, ""):
-            raise ConfigError(
-                f"data.{key}",
-                "???",
-                "required for data=csv (e.g. data.path=iris.csv data.target=species)",
-            )
-    path = Path(str(cfg.path)).expanduser()
-    path = path if path.is_absolute() else Path(base_dir) / path
-    if not path.is_file():
-        raise ConfigError("data.path", cfg.path, f"no such file ({path})")
+    path = _csv_path(cfg, base_dir)
     try:
         frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ConfigError("data.path", cfg.path, "is empty: no header, no rows") from None
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
         raise ConfigError("data.path", cfg.path, f"not a readable CSV file ({error})") from None
+    if frame.empty:
+        raise ConfigError("data.path", cfg.path, "has a header but no rows")
     target = str(cfg.target)
     if target not in frame.columns:
         raise ConfigError(
@@ -104,11 +181,14 @@ def _csv_dataset(cfg, rng, dtype, base_dir):
     X = frame[features].to_numpy(dtype=np.float64)
     task = _csv_task(cfg.get("task", "auto"), frame[target])
     y, class_names = _csv_target(frame[target], task)
-    val_fraction = cfg.get("val_fraction", 0.2)
-    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+    if task == CLASSIFICATION and len(class_names) < 2:
         raise ConfigError(
-            "data.val_fraction", val_fraction, "must be a number between 0 and 1 (exclusive)"
+            "data.target",
+            target,
+            f"has a single class ({class_names[0]!r}) in {path.name}; a classifier needs at "
+            "least 2 (for a numeric target, data.task=regression)",
         )
+    val_fraction = cfg.get("val_fraction", 0.2)
     n_val = max(1, int(round(len(frame) * val_fraction)))
     if len(frame) - n_val < 1:
         raise ConfigError(
@@ -119,15 +199,30 @@ def _csv_dataset(cfg, rng, dtype, base_dir):
     order = rng.permutation(len(frame))
     train, val = order[n_val:], order[:n_val]
     X_train, X_val = X[train], X[val]
+    notes = ()
     if cfg.get("standardize", False):
         mean, std = X_train.mean(axis=0), X_train.std(axis=0)
         std[std == 0] = 1.0
         X_train, X_val = (X_train - mean) / std, (X_val - mean) / std
+    else:
+        notes = _scale_hint(X_train, features)
     X_train, X_val = X_train.astype(dtype), X_val.astype(dtype)
     if task == CLASSIFICATION:
-        return Dataset(X_train, y[train], X_val, y[val], task, len(class_names), class_names)
+        return Dataset(X_train, y[train], X_val, y[val], task, len(class_names), class_names, notes)
     y = y.astype(dtype).reshape(-1, 1)
-    return Dataset(X_train, y[train], X_val, y[val], task)
+    return Dataset(X_train, y[train], X_val, y[val], task, notes=notes)
+
+
+def _scale_hint(X, features):
+    """A hint when unscaled features are large: such inputs saturate a small network."""
+    peaks = np.abs(X).max(axis=0)
+    worst = int(np.argmax(peaks))
+    if peaks[worst] <= SCALE_HINT:
+        return ()
+    return (
+        f"data.standardize=false: feature '{features[worst]}' reaches {peaks[worst]:.4g}; "
+        "features this large often keep a network at chance; set data.standardize=true",
+    )
 
 
 def _csv_features(cfg, frame, target, path):

@@ -22,6 +22,44 @@ def _show(value):
     return "null" if value is None else str(value)
 
 
+class ConfigErrors(ConfigError):
+    """Several mistakes of one config, reported together on one line, the first one first."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        first = self.errors[0]
+        ValueError.__init__(self, "; ".join(str(e) for e in self.errors))
+        self.key, self.value, self.problem = first.key, first.value, first.problem
+
+
+class Problems:
+    """Collects ConfigErrors from several checks so the user hears of all of them at once.
+
+    >>> problems = Problems()
+    >>> with problems.check():
+    ...     check_one()
+    >>> problems.raise_any()
+    """
+
+    def __init__(self):
+        self.errors = []
+
+    @contextlib.contextmanager
+    def check(self):
+        try:
+            yield
+        except ConfigErrors as error:
+            self.errors.extend(error.errors)
+        except ConfigError as error:
+            self.errors.append(error)
+
+    def raise_any(self):
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise ConfigErrors(self.errors)
+
+
 @contextlib.contextmanager
 def config_key(prefix, options):
     """Re-raise nncore's ValueError as a ConfigError naming the config key it came from.
@@ -102,6 +140,16 @@ def report_uncaught(error):
         key = getattr(error, "full_key", None)
         message = str(getattr(error, "msg", error)).splitlines()[0]
         print(f"error: {key}: {message}" if key else f"error: {message}", file=sys.stderr)
+    elif _raised_while_composing(error):  # an override Hydra could not apply
+        lines = str(error).splitlines() or [type(error).__name__]
+        key = next((line.split(":", 1)[1].strip() for line in lines if "full_key:" in line), "")
+        where = f" (applying the override of {key})" if key else ""
+        print(f"error: {lines[0]}{where}", file=sys.stderr)
     else:
         traceback.print_exception(error)
     return 1
+
+
+def _raised_while_composing(error):
+    frames = traceback.extract_tb(error.__traceback__)
+    return any(frame.name == "load_configuration" for frame in frames)

@@ -51,6 +51,14 @@ def run_job(cfg):
 
 
 def _single_run(cfg, ctx):
+    declared = HydraConfig.get().sweeper.get("params")
+    if declared:
+        swept = " ".join(f"{key}={value}" for key, value in declared.items())
+        say(
+            f"warning: this config declares a sweep (hydra.sweeper.params: {swept}) but runs "
+            "as one job; add -m to run the sweep",
+            file=sys.stderr,
+        )
     try:
         row = train.run(cfg, ctx)
     except KeyboardInterrupt as error:

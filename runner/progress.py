@@ -22,13 +22,17 @@ def say(*parts, file=None):
         os.close(devnull)
 
 
+FEW_LINES = 10  # what `auto` prints outside a terminal: about this many lines, plus the result
+
+
 def choose_mode(setting, parallel):
-    """``trainer.progress`` -> 'bar', 'lines' or 'none'. auto: a bar only for an interactive
-    terminal with one job at a time; log files and parallel jobs get plain lines."""
+    """``trainer.progress`` -> 'bar', 'lines', 'few' or 'none'. auto: a bar only for an
+    interactive terminal with one job at a time; elsewhere (a pipe, a log file, parallel jobs)
+    about FEW_LINES plain lines. ``lines`` asks for every logged row."""
     if setting != "auto":
         return setting
     interactive = sys.stdout.isatty() and sys.stderr.isatty()
-    return "bar" if interactive and not parallel else "lines"
+    return "bar" if interactive and not parallel else "few"
 
 
 def reporter(mode, epochs):
@@ -36,6 +40,8 @@ def reporter(mode, epochs):
         return BarReporter(epochs)
     if mode in ("lines", "bar"):
         return LineReporter(epochs)
+    if mode == "few":
+        return LineReporter(epochs, lines=FEW_LINES)
     return Reporter()
 
 
@@ -53,14 +59,21 @@ class Reporter:
 
 
 class LineReporter(Reporter):
-    """One plain line per metrics row, on stdout: readable in a log file."""
+    """Plain lines on stdout, readable in a log file: one per metrics row, or with ``lines``
+    about that many, evenly spaced (epoch 0 and the last are always shown)."""
 
-    def __init__(self, epochs):
+    def __init__(self, epochs, lines=None):
         self.width = len(str(epochs))
         self.epochs = epochs
+        self.spacing = epochs / lines if lines else 0
+        self.next_due = 0
 
     def logged(self, row):
-        say(f"epoch {row['epoch']:>{self.width}}/{self.epochs}  {_figures(row)}")
+        epoch = row["epoch"]
+        if epoch < self.next_due and epoch != self.epochs:
+            return
+        self.next_due = epoch + self.spacing
+        say(f"epoch {epoch:>{self.width}}/{self.epochs}  {_figures(row)}")
 
 
 class BarReporter(Reporter):

@@ -13,12 +13,13 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from runner.build import build_model, loss_name
-from runner.data import CLASSIFICATION, REGRESSION, load_dataset
+from runner.checks import check_trainer, unread_keys
+from runner.data import CLASSIFICATION, REGRESSION, check_data_config, load_dataset
 from runner.divergence import DivergenceWatch
-from runner.errors import ConfigError, check_resolvable, os_problem
+from runner.errors import ConfigError, Problems, check_resolvable, os_problem
 from runner.interrupts import Interrupted, as_interrupted, deferred
-from runner.progress import MODES as PROGRESS_MODES
 from runner.progress import reporter as progress_reporter
+from runner.progress import say
 from runner.records import (
     METRIC_COLUMNS,
     MetricsWriter,
@@ -27,7 +28,6 @@ from runner.records import (
     write_summary,
 )
 
-OBJECTIVES = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
 GROUPS = ("model", "data", "loss", "optimizer")
 
 
@@ -167,9 +167,18 @@ def _record(row, ctx, write_summary_file):
 
 def _train(cfg, run_dir, ctx, metrics, progress, clock):
     check_resolvable(cfg)
-    trainer = check_trainer(cfg)
+    problems = Problems()
+    with problems.check():
+        trainer = check_trainer(cfg)
+    with problems.check():
+        check_data_config(cfg.data, ctx.base_dir)
+    problems.raise_any()
+    for note in unread_keys(cfg):
+        say(f"warning: {note}", file=sys.stderr)
     data_seeds, model_seed = np.random.SeedSequence(trainer["seed"]).spawn(2)
     dataset = load_dataset(cfg.data, data_seeds.spawn(2), cfg.dtype, ctx.base_dir)
+    for note in dataset.notes:
+        say(f"note: {note}", file=sys.stderr)
     model = build_model(cfg, dataset, model_seed)
     progress.n_parameters = model.n_parameters
     X, y = model.prepare(dataset.X_train, dataset.y_train)
@@ -262,54 +271,6 @@ def draw_run_plots(run_dir, rows, model, dataset, title=""):
             plots.fit(model, dataset.X_train, dataset.y_train, run_dir / "fit.png", title=title)
     except Exception as error:  # noqa: BLE001 - a picture is never worth losing a run over
         print(f"warning: plots not drawn: {type(error).__name__}: {error}", file=sys.stderr)
-
-
-def check_trainer(cfg):
-    """The run-level settings, checked: seed, dtype, objective and ``trainer.*``."""
-    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
-    allowed = (
-        "epochs",
-        "batch_size",
-        "shuffle",
-        "log_every",
-        "plots",
-        "progress",
-        "stop_on_divergence",
-    )
-    for key in trainer:
-        if key not in allowed:
-            raise ConfigError(
-                f"trainer.{key}", trainer[key], f"unknown key; allowed: {', '.join(allowed)}"
-            )
-    _integer("trainer.epochs", trainer.get("epochs"), minimum=0)
-    _integer("trainer.log_every", trainer.get("log_every"), minimum=1)
-    if trainer.get("batch_size") is not None:
-        _integer(
-            "trainer.batch_size", trainer["batch_size"], minimum=1, extra=" or null (full batch)"
-        )
-    for key in ("shuffle", "plots", "stop_on_divergence"):
-        if not isinstance(trainer.get(key), bool):
-            raise ConfigError(f"trainer.{key}", trainer.get(key), "must be true or false")
-    if trainer.get("progress") not in PROGRESS_MODES:
-        raise ConfigError(
-            "trainer.progress",
-            trainer.get("progress"),
-            f"choose one of: {', '.join(PROGRESS_MODES)}",
-        )
-    _integer("seed", cfg.get("seed"), minimum=0)
-    if cfg.get("dtype") not in ("float32", "float64"):
-        raise ConfigError("dtype", cfg.get("dtype"), "choose one of: float32, float64")
-    if cfg.get("objective") not in OBJECTIVES:
-        raise ConfigError(
-            "objective", cfg.get("objective"), f"choose one of: {', '.join(OBJECTIVES)}"
-        )
-    return {**trainer, "seed": cfg.seed}
-
-
-def _integer(key, value, minimum, extra=""):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ConfigError(key, value, f"must be {kind}{extra}")
 
 
 def _summary_row(cfg, ctx, started, seconds, status, message, progress):

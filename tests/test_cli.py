@@ -245,3 +245,41 @@ def test_a_run_never_writes_over_an_existing_run_folder(tmp_path):
     assert result.returncode == 1
     assert "hydra.run.dir=outputs/mine: already holds a run" in result.stderr
     assert {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_bad_interpolation_is_one_line(tmp_path):
+    result = run_cli(tmp_path, "trainer.epochs=${oops}", "trainer.plots=false")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: trainer.epochs=${oops}: cannot be resolved: Interpolation key 'oops' not found"
+    )
+
+
+def test_an_override_holding_a_quote_keeps_compare_and_report_working(tmp_path):
+    assert run_cli(tmp_path, *FAST).returncode == 0
+    assert run_cli(tmp_path, "+note='it\\'s'", "model=dense3", *FAST).returncode == 0
+    compared = run_cli(tmp_path, module="runner.compare")
+    assert compared.returncode == 0, compared.stderr
+    assert "dense3" in compared.stdout and "Traceback" not in compared.stderr
+    report = run_cli(tmp_path, "--out", "r.html", module="runner.report")
+    assert report.returncode == 0, report.stderr
+
+
+def test_a_preset_that_declares_a_sweep_runs_it_without_minus_m(tmp_path):
+    result = run_cli(
+        tmp_path, "experiment=spiral_width_sweep", "trainer.epochs=5", "trainer.plots=false"
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/summary.csv"))) == 12
+
+
+def test_a_declared_sweep_run_as_one_job_says_how_to_sweep(tmp_path):
+    presets = tmp_path / "mine" / "experiment"
+    presets.mkdir(parents=True)
+    (presets / "my_sweep.yaml").write_text(
+        "# @package _global_\nhydra:\n  sweeper:\n    params:\n      seed: 0,1\n"
+    )
+    result = run_cli(tmp_path, "--config-dir", str(tmp_path / "mine"), "experiment=my_sweep", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "declares a sweep (hydra.sweeper.params: seed=0,1)" in result.stderr
+    assert "add -m" in result.stderr

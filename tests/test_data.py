@@ -107,3 +107,55 @@ def test_csv_problems_name_the_key(csv_dir, overrides, message):
     with pytest.raises(ConfigError) as error:
         _load(csv_dir, "data=csv", *overrides)
     assert str(error.value).startswith(message), str(error.value)
+
+
+def test_missing_file_is_named_first_with_where_it_was_looked_for(csv_dir):
+    with pytest.raises(ConfigError) as error:
+        _load(csv_dir, "data=csv", "data.path=does_not_exist.csv", "+data.sep=x")
+    message = str(error.value)
+    assert message.startswith(
+        f"data.path=does_not_exist.csv: no such file; looked in {csv_dir.resolve()}"
+    ), message
+    assert "data.target=???: required for data=csv" in message  # every problem, one line
+    assert "data.sep=x: not a csv option" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("a,b,y\n", "data.path=bad.csv: has a header but no rows"),
+        ("", "data.path=bad.csv: is empty"),
+        ("a,b,y\n1,2,x\n3,4,x\n5,6,x\n", "data.target=y: has a single class ('x') in bad.csv"),
+    ],
+)
+def test_csv_without_anything_to_learn_is_refused(tmp_path, content, message):
+    (tmp_path / "bad.csv").write_text(content)
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, "data=csv", "data.path=bad.csv", "data.target=y")
+    assert str(error.value).startswith(message), str(error.value)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.classes=1", "data.classes=1: must be at least 2"),
+        (
+            "+data.sample=5",
+            "data.sample=5: not an option of data=spiral; choose from: samples, classes, noise, val_samples",
+        ),
+    ],
+)
+def test_generated_data_problems_name_the_key(tmp_path, override, message):
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, override)
+    assert str(error.value).startswith(message), str(error.value)
+
+
+def test_large_unscaled_features_get_a_hint(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [f"{a:.1f},{b:.1f},{int(a > b)}" for a, b in rng.uniform(0, 1000, (40, 2))]
+    (tmp_path / "big.csv").write_text("area,price,y\n" + "\n".join(rows) + "\n")
+    args = ("data=csv", "data.path=big.csv", "data.target=y")
+    (note,) = _load(tmp_path, *args).notes
+    assert "feature 'area' reaches" in note and "data.standardize=true" in note
+    assert _load(tmp_path, *args, "data.standardize=true").notes == ()

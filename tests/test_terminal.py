@@ -108,3 +108,13 @@ def test_a_reader_that_goes_away_costs_the_run_nothing(tmp_path):
     assert "Traceback" not in err and "BrokenPipe" not in err
     ledger = (tmp_path / "outputs" / "runs.csv").read_text().splitlines()
     assert len(ledger) == 2 and ",ok," in ledger[1]
+
+
+def test_a_piped_run_prints_a_bounded_number_of_lines(tmp_path):
+    args = ("trainer.epochs=2000", "trainer.log_every=10", "trainer.plots=false")
+    result = run_cli(tmp_path, *args)
+    assert result.returncode == 0
+    epochs = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("epoch")]
+    assert 5 <= len(epochs) <= 12 and epochs[0] == "0/2000" and epochs[-1] == "2000/2000"
+    every = run_cli(tmp_path, *args, "trainer.progress=lines")  # asked for every logged row
+    assert sum(line.startswith("epoch") for line in every.stdout.splitlines()) == 201

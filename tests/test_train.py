@@ -193,6 +193,39 @@ def test_each_mistake_names_key_value_and_what_is_allowed(tmp_path, override, me
     assert "\n" not in row["message"]
 
 
+def test_every_mistake_of_one_config_is_reported_together(tmp_path):
+    row, _ = _run(
+        tmp_path, "trainer.epochs=-1", "trainer.log_every=0", "dtype=float16", "data.noise=-1"
+    )
+    assert row["status"] == "failed"
+    for part in (
+        "trainer.epochs=-1: must be an integer >= 0",
+        "trainer.log_every=0: must be a positive integer",
+        "dtype=float16: choose one of: float32, float64",
+    ):
+        assert part in row["message"], row["message"]
+    assert "\n" not in row["message"]
+
+
+def test_an_unresolvable_interpolation_names_its_key(tmp_path):
+    row, _ = _run(tmp_path, "trainer.epochs=${oops}")
+    assert row["status"] == "failed"
+    assert row["message"].startswith("trainer.epochs=${oops}: cannot be resolved:"), row["message"]
+    assert not (tmp_path / "run" / "error.log").exists()  # a mistake, not a bug
+
+
+def test_keys_nothing_reads_are_warned_about(tmp_path, capsys):
+    row, _ = _run(tmp_path, "trainer.epochs=2", "+foo.bar=1")
+    assert row["status"] == "ok"
+    assert "warning: foo.bar=1: nothing reads 'foo'" in capsys.readouterr().err
+
+
+def test_keys_read_through_an_interpolation_are_not_warned_about(tmp_path, capsys):
+    row, _ = _run(tmp_path, "trainer.epochs=2", "+search.width=8", "model.width=${search.width}")
+    assert row["status"] == "ok" and row["model.layers.0.units"] == 8
+    assert "nothing reads" not in capsys.readouterr().err
+
+
 def test_softmax_output_on_a_regression_target_is_rejected(tmp_path):
     row, _ = _run(tmp_path, "data=sine", "loss=mse", "model.output.activation=softmax")
     assert row["message"].startswith("model.output.activation=softmax: softmax outputs sum to 1")

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -68,8 +69,7 @@ def default_by(runs):
     ok = runs[runs["status"] == "ok"]
     keys = []
     for overrides in ok.get("overrides", pd.Series(dtype=object)).dropna():
-        for item in shlex.split(str(overrides)):
-            key = item.split("=", 1)[0].lstrip("+~")
+        for key in overridden_keys(overrides):
             groupable = (
                 key.split(".")[0] not in NOT_GROUPABLE
                 and key not in PRESENTATION
@@ -79,6 +79,21 @@ def default_by(runs):
                 keys.append(key)
     by = [k for k in keys if k in ok.columns and ok[k].nunique(dropna=False) > 1]
     return by or [c for c in GROUP_CHOICES if c in runs.columns][:1]
+
+
+# A key at the start of the overrides or after a space: `model=..`, `+a.b=..`, `~x`, `g@pkg=..`.
+_OVERRIDE_KEY = re.compile(r"(?:^|\s)[+~]{0,2}([A-Za-z_][\w.\-/@]*)(?==|\s|$)")
+
+
+def overridden_keys(overrides):
+    """The keys named in a ledger's ``overrides`` text. Shell-style quoting is honoured where
+    it parses; where it does not (Hydra's ``+note='it\\'s'``), keys are found by their shape,
+    so one odd value never breaks the reading of a whole ledger."""
+    try:
+        items = shlex.split(str(overrides))
+    except ValueError:
+        return _OVERRIDE_KEY.findall(str(overrides))
+    return [_OVERRIDE_KEY.findall(item)[0] for item in items if _OVERRIDE_KEY.match(item)]
 
 
 def default_metric(runs):
@@ -114,11 +129,12 @@ def compare(runs, by, metric):
             )
     ok = runs[runs["status"] == "ok"]
     others = [m for m in METRICS if m in runs.columns and m != metric]
-    numeric = ok[[metric, *others, "seconds"]].apply(pd.to_numeric, errors="coerce")
+    extra = [*others, *(["seconds"] if "seconds" in runs.columns else [])]
+    numeric = ok[[metric, *extra]].apply(pd.to_numeric, errors="coerce")
     grouped = pd.concat([ok[by], numeric], axis=1).groupby(by, dropna=False, sort=False)
     table = grouped[metric].agg(["count", "mean", "std"])
     table.columns = ["runs", f"{metric}_mean", f"{metric}_std"]
-    for column in [*others, "seconds"]:
+    for column in extra:
         table[f"{column}_mean"] = grouped[column].mean()
     not_ok = runs[runs["status"] != "ok"]
     table["not_ok"] = (

@@ -1,0 +1,97 @@
+"""The run-level settings (seed, dtype, objective, ``trainer.*``), checked all at once, and the
+keys nothing reads, so that a typo at the top level is not silently ignored."""
+
+import re
+
+from omegaconf import OmegaConf
+
+from runner.errors import ConfigError, Problems
+from runner.progress import MODES as PROGRESS_MODES
+from runner.records import flatten
+
+OBJECTIVES = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
+TRAINER_KEYS = (
+    "epochs",
+    "batch_size",
+    "shuffle",
+    "log_every",
+    "plots",
+    "progress",
+    "stop_on_divergence",
+)
+# Top-level keys the runner reads; any other is only read through an interpolation, or not at all.
+READ_KEYS = ("seed", "dtype", "objective", "trainer", "paths", "model", "data", "loss", "optimizer")
+_REFERENCE = re.compile(r"\$\{([\w.]+)")
+
+
+def check_trainer(cfg):
+    """-> ``trainer.*`` as a dict plus ``seed``; every mistake is reported together."""
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    problems = Problems()
+    for key in trainer:
+        if key not in TRAINER_KEYS:
+            with problems.check():
+                raise ConfigError(
+                    f"trainer.{key}",
+                    trainer[key],
+                    f"unknown key; allowed: {', '.join(TRAINER_KEYS)}",
+                )
+    with problems.check():
+        _integer("trainer.epochs", trainer.get("epochs"), minimum=0)
+    with problems.check():
+        _integer("trainer.log_every", trainer.get("log_every"), minimum=1)
+    if trainer.get("batch_size") is not None:
+        with problems.check():
+            _integer("trainer.batch_size", trainer["batch_size"], 1, " or null (full batch)")
+    for key in ("shuffle", "plots", "stop_on_divergence"):
+        with problems.check():
+            if not isinstance(trainer.get(key), bool):
+                raise ConfigError(f"trainer.{key}", trainer.get(key), "must be true or false")
+    with problems.check():
+        _choice("trainer.progress", trainer.get("progress"), PROGRESS_MODES)
+    with problems.check():
+        _integer("seed", cfg.get("seed"), minimum=0)
+    with problems.check():
+        _choice("dtype", cfg.get("dtype"), ("float32", "float64"))
+    with problems.check():
+        _choice("objective", cfg.get("objective"), OBJECTIVES)
+    problems.raise_any()
+    return {**trainer, "seed": cfg.seed}
+
+
+def _integer(key, value, minimum, extra=""):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigError(key, value, f"must be {kind}{extra}")
+
+
+def _choice(key, value, allowed):
+    if value not in allowed:
+        raise ConfigError(key, value, f"choose one of: {', '.join(allowed)}")
+
+
+def unread_keys(cfg):
+    """Warnings for top-level keys no part of the run reads (``+foo.bar=1``): a typo, usually."""
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    referenced = {ref.split(".")[0] for text in _strings(raw) for ref in _REFERENCE.findall(text)}
+    notes = []
+    for key in raw:
+        if key in READ_KEYS or key in referenced:
+            continue
+        shown = ", ".join(f"{k}={v}" for k, v in flatten({key: raw[key]}).items()) or key
+        notes.append(
+            f"{shown}: nothing reads '{key}', so it changes nothing (the run reads "
+            f"{', '.join(READ_KEYS)}, and keys used in ${{...}} interpolations)"
+        )
+    return notes
+
+
+def _strings(node):
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+    elif isinstance(node, str):
+        yield node
