@@ -40,6 +40,19 @@ def run_cli(cwd, *args, module="runner", timeout=300, env=None):
     )
 
 
+def start_cli(cwd, *args, module="runner"):
+    """``python -m <module> args...`` started in ``cwd`` in its own session (process group), as
+    a terminal runs a command; returns the Popen with stdout and stderr piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     """A fresh working folder, also the current directory of the test."""

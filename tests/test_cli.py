@@ -2,7 +2,7 @@
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, start_cli
 
 FAST = ("trainer.epochs=30", "trainer.log_every=10", "trainer.plots=false")
 
@@ -134,21 +134,8 @@ def _interrupt_when_logged(process, metrics_glob, cwd, rows=3, timeout=60):
     return process.communicate(timeout=60)
 
 
-def _start(cwd, *args):
-    import subprocess
-    import sys
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "runner", *args],
-        cwd=cwd,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 def test_ctrl_c_keeps_rows_records_interrupted_and_exits_non_zero(tmp_path):
-    process = _start(
+    process = start_cli(
         tmp_path, "trainer.epochs=100000000", "trainer.log_every=200", "trainer.plots=false"
     )
     _, err = _interrupt_when_logged(process, "outputs/runs/*/*/metrics.csv", tmp_path)
@@ -161,7 +148,7 @@ def test_ctrl_c_keeps_rows_records_interrupted_and_exits_non_zero(tmp_path):
 
 
 def test_ctrl_c_in_a_sweep_still_writes_its_summary(tmp_path):
-    process = _start(
+    process = start_cli(
         tmp_path, "-m", "seed=0,1,2", "trainer.epochs=100000000", "trainer.log_every=200"
     )
     _interrupt_when_logged(process, "outputs/sweeps/*/*/0/metrics.csv", tmp_path)

@@ -3,29 +3,15 @@
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, start_cli
 
 from runner.records import UNRECORDED
 
 LONG = ("trainer.epochs=100000000", "trainer.log_every=200", "trainer.plots=false")
-
-
-def _start(cwd, *args):
-    """The CLI in its own session (process group), as a terminal would run it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "runner", *args],
-        cwd=cwd,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
 
 
 def _wait_for_rows(cwd, pattern, files=1, rows=3, timeout=90):
@@ -48,7 +34,7 @@ def _ledger(cwd):
     [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT"), (signal.SIGHUP, "SIGHUP")],
 )
 def test_each_stop_signal_is_recorded_with_its_exit_code(tmp_path, signum, name):
-    process = _start(tmp_path, *LONG)
+    process = start_cli(tmp_path, *LONG)
     (metrics,) = _wait_for_rows(tmp_path, "outputs/runs/*/*/metrics.csv")
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
@@ -79,7 +65,7 @@ def _sweep_checks(cwd, exit_code, process):
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_stopping_a_parallel_sweep_keeps_every_running_jobs_row(tmp_path, how):
-    process = _start(
+    process = start_cli(
         tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=range(0,8)", *LONG
     )
     _wait_for_rows(tmp_path, "outputs/sweeps/*/*/*/metrics.csv", files=2)
@@ -93,7 +79,7 @@ def test_stopping_a_parallel_sweep_keeps_every_running_jobs_row(tmp_path, how):
 
 
 def test_stopping_a_sweep_under_the_basic_launcher(tmp_path):
-    process = _start(tmp_path, "-m", "seed=0,1,2", *LONG)
+    process = start_cli(tmp_path, "-m", "seed=0,1,2", *LONG)
     _wait_for_rows(tmp_path, "outputs/sweeps/*/*/0/metrics.csv")
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=60)
@@ -111,7 +97,7 @@ def _group_alive(pgid):
 
 @pytest.mark.slow
 def test_a_killed_main_process_stops_its_workers_and_they_record_themselves(tmp_path):
-    process = _start(
+    process = start_cli(
         tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=range(0,8)", *LONG
     )
     try:
@@ -133,7 +119,7 @@ def test_a_killed_main_process_stops_its_workers_and_they_record_themselves(tmp_
 @pytest.mark.slow
 def test_a_job_killed_with_sigkill_is_failed_in_the_summary_and_compare_says_so(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    process = _start(
+    process = start_cli(
         tmp_path,
         "-m",
         "hydra/launcher=submitit_local",
