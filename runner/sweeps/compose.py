@@ -1,0 +1,174 @@
+"""Hydra's composition, paid once per distinct set of config-group choices in a sweep.
+
+Hydra composes every job of a sweep from scratch (the sweeper once to validate the batch, the
+launcher again), about 50-75 ms a job, most of a short job's cost. But jobs that choose the
+same config groups (``model=dense2 data=spiral``) differ only in values (``seed=3``), and
+Hydra itself builds a config as the group composition with the value overrides applied on
+top. So the group part is composed once with Hydra and kept (pickled, so a copy costs one
+unpickling, and a worker process can be sent it once); a job's config is such a copy with
+Hydra's own override parser and applier run over the job's value overrides, and the
+bookkeeping Hydra does after applying overrides (``hydra.overrides``,
+``hydra.job.override_dirname``) redone for the job. A :class:`Recipe` says how to build one
+job's config that way, so the building can happen in the worker that runs the job.
+
+Anything this cannot be sure of goes through Hydra's full composition instead: sweep syntax
+left in an override, keys whose meaning depends on the composition itself (``hydra.overrides``,
+``hydra.runtime``, ``hydra.job.env_*``, ...), a dict value, a ``@package`` on a key that is no
+group, and any error (which the full composition then reports in Hydra's own words).
+``tests/test_compose_cache.py`` compares both paths byte for byte over a wide matrix of forms.
+"""
+
+import hashlib
+import pickle
+from dataclasses import dataclass
+
+from omegaconf import OmegaConf, open_dict
+
+# Value overrides of these keys change what Hydra derives during composition: never fast.
+_DERIVED = (
+    "hydra.overrides",
+    "hydra.runtime",
+    "hydra.job.env_copy",
+    "hydra.job.env_set",
+    "hydra.job.override_dirname",
+    "hydra.job.config_name",
+    "hydra.job.name",
+)
+
+_caches = {}  # id(config loader) -> ComposeCache; a sweep's sweeper and launcher share one
+
+
+def cache_for(hydra_context, master_config):
+    """The composition cache of this sweep (one per config loader and master config)."""
+    loader = hydra_context.config_loader
+    cache = _caches.get(id(loader))
+    if cache is None or cache.master is not master_config:
+        cache = _caches[id(loader)] = ComposeCache(loader, master_config)
+    return cache
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One job's config as a cached base plus value overrides."""
+
+    base: str  # key of the composed base in ComposeCache.bases
+    overrides: tuple  # the job's sweep overrides, all of them, in order
+    values: tuple  # those among them that are value overrides, applied on the base
+
+
+@dataclass
+class Context:
+    """What building a config from a recipe needs besides the base: the same for every job."""
+
+    master_hydra: list  # the master config's hydra overrides, first in every job's list
+    resolver_cache: dict  # the master config's resolved ${now:...} and the like
+
+    def build(self, base_bytes, recipe, parser=None):
+        """The job's config from its base (pickled) and recipe: a new DictConfig."""
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
+
+        parser = parser or _parser()
+        config = pickle.loads(base_bytes)
+        OmegaConf.set_cache(config, self.resolver_cache)
+        parsed = parser.parse_overrides(list(recipe.overrides))
+        values = [o for o in parsed if o.input_line in recipe.values]
+        ConfigLoaderImpl._apply_overrides_to_config(values, config)
+        app = [o for o in parsed if not o.is_hydra_override()]
+        hydra = config.hydra
+        hydra.overrides.hydra = self.master_hydra + [
+            o.input_line for o in parsed if o.is_hydra_override()
+        ]
+        hydra.overrides.task = [o.input_line for o in app]
+        dirname = hydra.job.config.override_dirname
+        with open_dict(hydra):
+            hydra.job.override_dirname = get_overrides_dirname(
+                overrides=app,
+                kv_sep=dirname.kv_sep,
+                item_sep=dirname.item_sep,
+                exclude_keys=dirname.exclude_keys,
+            )
+        return config
+
+
+def _parser(config_loader=None):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create(config_loader=config_loader)
+
+
+class ComposeCache:
+    """``load(overrides)`` gives what ``config_loader.load_sweep_config(master, overrides)``
+    gives, composing with Hydra only once per distinct set of group overrides."""
+
+    def __init__(self, config_loader, master_config):
+        self.loader = config_loader
+        self.master = master_config
+        self.parser = _parser(config_loader)
+        self.context = Context(
+            master_hydra=list(OmegaConf.to_container(master_config.hydra.overrides.hydra)),
+            resolver_cache=OmegaConf.get_cache(master_config),
+        )
+        self.bases = {}  # key -> pickled config composed from the group overrides alone
+        self._validated = set()  # override shapes already shown to compose
+        self.fast = self.full = 0
+
+    def recipe(self, overrides):
+        """How to build this job's config from a cached base, or None: compose it in full."""
+        split = self._split(list(overrides))
+        if split is None:
+            return None
+        groups, values = split
+        key = hashlib.sha1("\0".join(groups).encode()).hexdigest()[:16]
+        if key not in self.bases:
+            base = self.loader.load_sweep_config(self.master, list(groups))
+            self.bases[key] = pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL)
+        return Recipe(key, tuple(overrides), tuple(values))
+
+    def load(self, overrides):
+        """The sweep config of one job: a new DictConfig the caller may change."""
+        overrides = list(overrides)
+        try:
+            recipe = self.recipe(overrides)
+            config = recipe and self.context.build(self.bases[recipe.base], recipe, self.parser)
+        except Exception:  # noqa: BLE001 - the full composition reports it in Hydra's words
+            config = None
+        if config is not None:
+            self.fast += 1
+            return config
+        self.full += 1
+        return self.loader.load_sweep_config(self.master, overrides)
+
+    def validate(self, overrides):
+        """Raise what Hydra would raise composing this job, composing only what is new: a
+        job whose group choices and overridden keys were seen composes alike (values of
+        application keys are untyped), unless a value lands under ``hydra.`` (typed)."""
+        recipe = self.recipe(overrides)
+        if recipe is None:
+            self.load(overrides)
+            return None
+        shape = (recipe.base, tuple(_key_shape(v) for v in recipe.values))
+        if shape not in self._validated or any(
+            v.lstrip("+~").startswith("hydra.") for v in recipe.values
+        ):
+            self.load(overrides)
+            self._validated.add(shape)
+        return recipe
+
+    def _split(self, overrides):
+        """(group overrides, value overrides) of the job, or None when not sure."""
+        groups, values = [], []
+        for override in self.parser.parse_overrides(overrides):
+            if override.is_sweep_override() or isinstance(override.value(), dict):
+                return None
+            if self.loader.repository.group_exists(override.key_or_group):
+                groups.append(override.input_line)
+            elif override.key_or_group.startswith(_DERIVED) or override.package is not None:
+                return None
+            else:
+                values.append(override.input_line)
+        return groups, values
+
+
+def _key_shape(override):
+    """``+a.b=1`` -> ``+a.b``: what decides whether an override applies, not its value."""
+    return override.split("=", 1)[0]
