@@ -37,6 +37,10 @@ def run_presets(presets, seeds):
     """In this process: every preset x seed through the runner's own training loop."""
     from hydra import compose, initialize_config_dir
 
+    from runner.plugins import make_visible
+
+    make_visible()
+
     from runner import train
 
     results = []

@@ -47,6 +47,10 @@ def pure_training(seeds):
     import numpy as np
     from hydra import compose, initialize_config_dir
 
+    from runner.plugins import make_visible
+
+    make_visible()
+
     from runner.build import build_model
     from runner.data import load_dataset
 

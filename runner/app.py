@@ -9,6 +9,7 @@ import hydra
 from runner.errors import report_uncaught
 from runner.interrupts import Interrupted, as_interrupted, raising, signal_name
 from runner.job import run_job
+from runner.plugins import make_visible
 from runner.sweeps import stopping
 from runner.sweeps import summary as sweep
 
@@ -18,6 +19,9 @@ def _conf_dir():
     here = Path(__file__).resolve().parent
     packaged = here / "conf"
     return str(packaged if packaged.is_dir() else here.parent / "conf")
+
+
+make_visible()
 
 
 @hydra.main(version_base="1.3", config_path=_conf_dir(), config_name="config")
@@ -34,6 +38,7 @@ def main():
     """
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    _quiet_dependencies()
     try:
         with raising(on_signal=_stop_running_sweep):
             task()
@@ -49,6 +54,20 @@ def main():
             raise
         sys.exit(report_uncaught(error))
     sys.exit(_finish_sweep())
+
+
+def _quiet_dependencies():
+    """No colour codes where output is not a terminal (Optuna's colorlog and Ray's prefixes
+    read these variables), and no start-up chatter from libraries a launcher or sweeper loads:
+    alembic (imported with Optuna) logs each of its plugins at INFO; Ray logs its token and
+    dashboard notices unless RAY_LOGGER_LEVEL says otherwise (set it to info to see them)."""
+    import logging
+
+    if not sys.stderr.isatty():
+        os.environ.setdefault("NO_COLOR", "1")
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
+    os.environ.setdefault("RAY_LOGGER_LEVEL", "error")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 _stopping = []
@@ -67,5 +86,8 @@ def _stop_running_sweep(signum):
 
 
 def _finish_sweep():
+    launch = sys.modules.get("runner.sweeps.launch")  # loaded only if the pool launcher ran
+    if launch is not None:
+        launch.close_sessions()
     sweep_dir = sweep.pop_active_sweep()
     return 0 if sweep_dir is None else sweep.finish(sweep_dir)

@@ -19,7 +19,12 @@ class ConfigError(ValueError):
 
 
 def _show(value):
-    return "null" if value is None else str(value)
+    """The value as a user types it in an override (YAML: null, true, false)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 class ConfigErrors(ConfigError):

@@ -42,6 +42,7 @@ class JobFailed(Exception):
 
 
 SWEEP_PID = "NNRUNNER_SWEEP_PID"  # the sweep's main process, for jobs running in its workers
+last_row = {}  # status and message of the last sweep job run in this process, for the pool
 
 
 def run_job(cfg):
@@ -63,7 +64,7 @@ def _single_run(cfg, ctx):
         row = train.run(cfg, ctx)
     except KeyboardInterrupt as error:
         stop = as_interrupted(error)
-        say(f"{stop.reason}: rows logged so far are in {_relative(ctx.run_dir)}", file=sys.stderr)
+        say(f"{stop.reason}: rows logged so far are in {relative(ctx.run_dir)}", file=sys.stderr)
         sys.exit(stop.exit_code)
     except train.RecordError as error:
         say(f"error: {error}", file=sys.stderr)
@@ -101,6 +102,8 @@ def _sweep_job(cfg, ctx):
     except train.RecordError as error:
         say(f"error: job {ctx.job}: {error}", file=sys.stderr)
         row = {"status": "failed", "message": str(error)}
+    last_row.clear()
+    last_row.update(status=row["status"], message=row.get("message") or "")
     if "run_dir" in row:
         print_run(row, ctx.ledger)
     if row["status"] != "ok" and _searching_sweeper():
@@ -108,6 +111,24 @@ def _sweep_job(cfg, ctx):
         # the basic sweeper would print a traceback for it, so only searches get the exception.
         raise JobFailed(f"{row['status']}: {row['message']}")
     return train.objective(row, cfg.objective)
+
+
+def record_lost(config, message):
+    """Record a sweep job whose process died before it could (the launcher calls this with
+    the job's full config): ``failed`` with ``message``, unless it had recorded itself."""
+    from omegaconf import open_dict, read_write
+
+    from runner.sweeps.worker import job_folder
+
+    run_dir = job_folder(config)
+    if (run_dir / "summary.csv").exists():
+        return
+    with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+        config.hydra.runtime.output_dir = str(run_dir.absolute())
+    HydraConfig.instance().set_config(config)
+    task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+    ctx, _ = context_from_hydra(task_cfg)
+    train.record_without_training(task_cfg, ctx, "failed", message)
 
 
 def _run_unless_stopped(cfg, ctx, watch):
@@ -132,7 +153,9 @@ def _explain_stop(sweep_dir, signum):
 
 
 def _searching_sweeper():
-    return "BasicSweeper" not in str(HydraConfig.get().sweeper.get("_target_", ""))
+    from runner.sweeps import is_search
+
+    return is_search(HydraConfig.get().sweeper)
 
 
 def print_run(row, ledger):
@@ -143,7 +166,7 @@ def print_run(row, ledger):
         say(f"error: {row['message']}", file=stream)
         return
     if row.get("epochs_done") is None:  # stopped before its first epoch was logged
-        say(f"{row['message'] or status}   run folder: {_relative(row['run_dir'])}", file=stream)
+        say(f"{row['message'] or status}   run folder: {relative(row['run_dir'])}", file=stream)
         return
     figures = "  ".join(
         f"{key} {_fmt(row.get(key))}"
@@ -155,14 +178,15 @@ def print_run(row, ledger):
     )
     if row["message"]:
         say(f"  {row['message']}", file=stream)
-    say(f"  run folder: {_relative(row['run_dir'])}   ledger: {_relative(ledger)}", file=stream)
+    say(f"  run folder: {relative(row['run_dir'])}   ledger: {relative(ledger)}", file=stream)
 
 
 def _fmt(value):
     return "-" if value is None else f"{value:.4g}"
 
 
-def _relative(path):
+def relative(path):
+    """``path`` as seen from the current folder when it lies below it (shorter to read)."""
     try:
         return str(Path(path).relative_to(Path.cwd()))
     except ValueError:

@@ -15,6 +15,10 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from runner.plugins import make_visible  # noqa: E402 - after the thread variables
+
+make_visible()  # the pool launcher and grid sweeper, also under an editable install
+
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "conf"
 

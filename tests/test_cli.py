@@ -117,14 +117,14 @@ def test_compare_on_real_runs_including_a_failed_one(tmp_path):
     assert "not averaged: 1 runs" in result.stdout and "optimizer.learning_rate=-1" in result.stdout
 
 
-def _interrupt_when_logged(process, metrics_glob, cwd, rows=3, timeout=60):
+def _interrupt_when_logged(process, metrics_glob, cwd, rows=3, timeout=60, files=1):
     import signal
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = list(cwd.glob(metrics_glob))
-        if found and len(found[0].read_text().splitlines()) > rows:
+        found = [p for p in cwd.glob(metrics_glob) if len(p.read_text().splitlines()) > rows]
+        if len(found) >= files:
             break
         time.sleep(0.05)
     else:
@@ -147,15 +147,27 @@ def test_ctrl_c_keeps_rows_records_interrupted_and_exits_non_zero(tmp_path):
     assert len(metrics) >= 3 and ledger.loc[0, "epochs_done"] == metrics["epoch"].iloc[-1]
 
 
-def test_ctrl_c_in_a_sweep_still_writes_its_summary(tmp_path):
+@pytest.mark.parametrize("launcher, started", [("basic", 1), ("pool", 2)])
+def test_ctrl_c_in_a_sweep_still_writes_its_summary(tmp_path, launcher, started):
+    """Basic runs one job at a time; the pool (two workers) two: each running job's row is
+    interrupted, and jobs not started yet have none."""
     process = start_cli(
-        tmp_path, "-m", "seed=0,1,2", "trainer.epochs=100000000", "trainer.log_every=200"
+        tmp_path,
+        "-m",
+        f"hydra/launcher={launcher}",
+        *(["hydra.launcher.n_jobs=2"] if launcher == "pool" else []),
+        "seed=0,1,2,3",
+        "trainer.epochs=100000000",
+        "trainer.log_every=200",
     )
-    _interrupt_when_logged(process, "outputs/sweeps/*/*/0/metrics.csv", tmp_path)
+    pattern = "outputs/sweeps/*/*/*/metrics.csv"
+    _interrupt_when_logged(process, pattern, tmp_path, files=started)
     assert process.returncode == 130
     summary = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/summary.csv"))
-    assert list(summary["status"]) == ["interrupted"]
-    assert list(pd.read_csv(tmp_path / "outputs" / "runs.csv")["status"]) == ["interrupted"]
+    assert list(summary["status"]) == ["interrupted"] * started
+    ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
+    assert list(ledger["status"]) == ["interrupted"] * started
+    assert len(list(tmp_path.glob(pattern))) == started
 
 
 def _limit_file_size(limit):

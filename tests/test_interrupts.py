@@ -79,7 +79,7 @@ def test_stopping_a_parallel_sweep_keeps_every_running_jobs_row(tmp_path, how):
 
 
 def test_stopping_a_sweep_under_the_basic_launcher(tmp_path):
-    process = start_cli(tmp_path, "-m", "seed=0,1,2", *LONG)
+    process = start_cli(tmp_path, "-m", "hydra/launcher=basic", "seed=0,1,2", *LONG)
     _wait_for_rows(tmp_path, "outputs/sweeps/*/*/0/metrics.csv")
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=60)

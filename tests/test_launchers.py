@@ -48,8 +48,23 @@ def _launch(cwd, launcher, *args, env=None):
     )
 
 
-def test_basic_launcher(tmp_path):
+def _no_chatter(result):
+    """Nothing on the console but the runner's own lines: no colour codes in a pipe, no
+    dependency notices."""
+    text = result.stdout + result.stderr
+    assert "\x1b[" not in text
+    assert "setup plugin alembic" not in text and "Token authentication" not in text
+
+
+def test_default_pool_launcher(tmp_path):
     result = run_cli(tmp_path, "-m", "model.width=8,0,16,32", *TINY)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    _check_sweep(tmp_path, 4, failed=[1])
+    _no_chatter(result)
+
+
+def test_basic_launcher(tmp_path):
+    result = _launch(tmp_path, "basic")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     _check_sweep(tmp_path, 4, failed=[1])
 
@@ -106,6 +121,7 @@ def test_ray_local_instance(tmp_path):
     result = _launch(tmp_path, "ray", env=_ray_env(tmp_path))
     assert result.returncode == 1, result.stderr[-3000:]
     _check_sweep(tmp_path, 4, failed=[1])
+    _no_chatter(result)
 
 
 @pytest.fixture
@@ -204,6 +220,7 @@ def test_optuna_search_records_every_trial_and_is_reproducible(tmp_path):
         result = run_cli(cwd, *OPTUNA)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "Best parameters" in result.stdout + result.stderr
+        _no_chatter(result)
         summary = _check_sweep(cwd, 5)
         (results,) = cwd.glob("outputs/sweeps/*/*/optimization_results.yaml")
         best = yaml.safe_load(results.read_text())["best_value"]

@@ -15,7 +15,7 @@ import pandas as pd
 from hydra.experimental.callback import Callback
 
 from runner.errors import ConfigError
-from runner.job import SWEEP_PID
+from runner.job import SWEEP_PID, relative
 from runner.progress import say
 from runner.records import UNRECORDED, ordered_row, read_runs, write_csv_atomically
 from runner.sweeps.prepare import prepare_multirun
@@ -126,13 +126,8 @@ def _overrides(job_dir):
 
 def finish(sweep_dir, top=10):
     """Write the sweep summary, print the best jobs and the failed ones -> exit code (1 if any failed)."""
-    from runner.analysis.compare import (
-        compare,
-        default_by,
-        default_metric,
-        format_not_ok,
-        format_table,
-    )
+    from runner.analysis.compare import compare, default_by, default_metric
+    from runner.sweeps import closing
 
     if not Path(sweep_dir).is_dir():
         return 0
@@ -141,13 +136,15 @@ def finish(sweep_dir, top=10):
         return 0
     counts = jobs["status"].value_counts()
     say(
-        f"\nsweep: {len(jobs)} jobs ({', '.join(f'{n} {s}' for s, n in counts.items())}); summary: {path}"
+        f"\nsweep: {len(jobs)} jobs ({', '.join(f'{n} {s}' for s, n in counts.items())}); summary: {relative(path)}"
     )
     if (jobs["status"] == "ok").any():
-        by = default_by(jobs)
-        table, _ = compare(jobs, by, default_metric(jobs))
-        say(format_table(table.head(top)))
+        by, metric = default_by(jobs), default_metric(jobs)
+        table, _ = compare(jobs, by, metric)
+        say(closing.best_groups(table.head(top), by, metric))
+        if len(table) > top:
+            say(f"({len(table) - top} more groups: python -m runner.compare {relative(path)})")
     failed = jobs[jobs["status"] != "ok"]
     if len(failed):
-        say(f"\njobs that did not finish ok:\n{format_not_ok(failed)}", file=sys.stderr)
+        say(f"\njobs that did not finish ok:\n{closing.not_ok(failed, jobs)}", file=sys.stderr)
     return 1 if (jobs["status"] == "failed").any() else 0

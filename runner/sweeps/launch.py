@@ -1,0 +1,210 @@
+"""The pool launcher's work: every job of a batch to a worker as one frees up, results back.
+
+The thin Hydra plugin class (``hydra_plugins/nnrunner/pool_launcher.py``) hands its batch
+here. Jobs are composed through the sweep's composition cache; a job whose worker dies is
+recorded ``failed`` with the reason and its worker replaced; a stop signal lets the running
+jobs record themselves (see ``runner.sweeps.stopping``) before the workers are closed.
+"""
+
+import atexit
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import ConfigError
+from runner.sweeps import is_search
+from runner.sweeps.compose import cache_for
+from runner.sweeps.progress import SweepProgress
+
+
+@dataclass
+class Job:
+    idx: int
+    overrides: list
+    recipe: object  # compose.Recipe, or None when the job was composed in full
+    config_bytes: bytes = None  # the full composition, pickled, when there is no recipe
+
+
+def available_cores():
+    """The cores this process may use (its affinity, which a cluster or taskset may narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def worker_count(n_jobs, jobs):
+    """``hydra.launcher.n_jobs`` checked -> the number of workers for ``jobs`` jobs."""
+    if n_jobs is None:
+        n_jobs = available_cores()
+    elif isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ConfigError(
+            "hydra.launcher.n_jobs",
+            n_jobs,
+            f"must be a positive integer (1 runs the jobs in this process, one after another) "
+            f"or null for one worker per core ({available_cores()} here)",
+        )
+    return max(1, min(n_jobs, jobs))
+
+
+class Session:
+    """One sweep's workers and progress, kept across its batches (a search sends a batch of
+    ``n_jobs`` trials at a time): the workers start once per sweep, not once per batch."""
+
+    def __init__(self, launcher, cache):
+        self.cache = cache
+        self.setup = _setup(launcher, cache)
+        self.progress = SweepProgress(expected=_expected_jobs(launcher.config))
+        self.labels = {}  # job -> the overrides that set it apart, to name it in messages
+        self.runner = None  # in this process (n_jobs=1)
+        self.pool = None
+
+    def run(self, jobs, n, outcomes):
+        from runner.sweeps.closing import swept
+
+        self.labels.update(
+            zip((j.idx for j in jobs), swept(" ".join(j.overrides) for j in jobs), strict=True)
+        )
+        self.progress.add(len(jobs))
+        if n == 1 and self.pool is None:
+            self._in_this_process(jobs, outcomes)
+        else:
+            self._in_workers(jobs, n, outcomes)
+
+    def _in_this_process(self, jobs, outcomes):
+        from runner.sweeps.worker import JobRunner
+
+        if self.runner is None:
+            self.runner = JobRunner(self.setup)
+        for key, data in self.cache.bases.items():
+            self.runner.add_base(key, data)
+        for job in jobs:
+            config = self.runner.config(job.idx, job.recipe, job.config_bytes)
+            outcomes[job.idx] = outcome = self.runner.run(job.idx, config)
+            self._finished(job, outcome)
+
+    def _in_workers(self, jobs, n, outcomes):
+        from runner.sweeps.pool import Pool
+
+        if self.pool is None:
+            self.pool = Pool(n, self.setup)
+        self.pool.grow(n)
+        pending = list(reversed(jobs))
+        while pending or self.pool.busy():
+            for worker in self.pool.idle():
+                if not pending:
+                    break
+                self.pool.submit(worker, pending.pop(), self.cache.bases)
+            for job, outcome, death in self.pool.results():
+                if outcome is None:
+                    outcome = _lost(job, self.cache, self.setup, death)
+                outcomes[job.idx] = outcome
+                self._finished(job, outcome)
+
+    def _finished(self, job, outcome):
+        label = self.labels.get(job.idx)
+        self.progress.finished(
+            f"{job.idx} ({label})" if label else job.idx, outcome.status, outcome.message
+        )
+
+    def close(self, at_once=False):
+        self.progress.close()
+        if self.pool is not None:
+            self.pool.close(wait_seconds=2 if at_once else 10)
+            self.pool = None
+
+
+_sessions = {}  # id(launcher) -> Session, until the sweep ends (close_sessions)
+
+
+def launch(launcher, job_overrides, initial_job_idx):
+    """Run the batch -> one JobReturn per job, in the batch's order."""
+    from hydra.core.utils import setup_globals
+
+    setup_globals()
+    config = launcher.config
+    n = worker_count(launcher.n_jobs, len(job_overrides))
+    Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    cache = cache_for(launcher.hydra_context, config)
+    session = _sessions.get(id(launcher))
+    if session is None or session.cache is not cache:
+        session = _sessions[id(launcher)] = Session(launcher, cache)
+    jobs = [_job(cache, initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
+    outcomes = {}
+    try:
+        session.run(jobs, n, outcomes)
+    except BaseException:
+        _sessions.pop(id(launcher), None)
+        session.close(at_once=True)
+        raise
+    searching = is_search(config.hydra.sweeper)
+    return [_job_return(job, outcomes[job.idx], searching) for job in jobs]
+
+
+def close_sessions():
+    """End every sweep's workers (the entry point calls this when the sweep is over)."""
+    while _sessions:
+        _sessions.popitem()[1].close()
+
+
+atexit.register(close_sessions)
+
+
+def _expected_jobs(config):
+    """How many jobs a search will run (its n_trials), for the progress line; None for a grid,
+    whose batches say it."""
+    if not is_search(config.hydra.sweeper):
+        return None
+    trials = config.hydra.sweeper.get("n_trials")
+    return trials if isinstance(trials, int) else None
+
+
+def _job(cache, idx, overrides):
+    recipe = cache.recipe(overrides)
+    if recipe is not None:
+        return Job(idx, overrides, recipe)
+    full = cache.load(overrides)
+    return Job(idx, overrides, None, pickle.dumps(full, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _setup(launcher, cache):
+    from runner.sweeps.worker import Setup, describe_task
+
+    module, name, unwrap = describe_task(launcher.task_function)
+    return Setup(module, name, unwrap, str(launcher.config.hydra.job.name), cache.context)
+
+
+def _lost(job, cache, setup, death):
+    """A job whose worker died under it (a segfault, os._exit, the OOM killer): recorded
+    failed here, unless it had recorded itself already."""
+    from runner.job import record_lost
+    from runner.sweeps.worker import Outcome
+
+    config = pickle.loads(job.config_bytes) if job.recipe is None else None
+    if config is None:
+        config = setup.compose.build(cache.bases[job.recipe.base], job.recipe, cache.parser)
+    from omegaconf import open_dict
+
+    with open_dict(config):
+        config.hydra.job.id = config.hydra.job.num = job.idx
+    record_lost(config, death)
+    return Outcome(job.idx, "failed", death, None)
+
+
+def _job_return(job, outcome, searching):
+    """Hydra's JobReturn: a job that raised is FAILED (the basic sweeper re-raises it, a search
+    marks the trial failed); a lost job is FAILED only for a search, whose trial it is."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    ret = JobReturn()
+    ret.overrides = job.overrides
+    ret.task_name = "runner"
+    lost = outcome.status == "failed" and outcome.value is None
+    if outcome.status == "error" or (lost and searching):
+        error = outcome.value if outcome.status == "error" else RuntimeError(outcome.message)
+        ret.status, ret.return_value = JobStatus.FAILED, error
+    elif lost:
+        ret.status, ret.return_value = JobStatus.COMPLETED, float("nan")
+    else:
+        ret.status, ret.return_value = JobStatus.COMPLETED, outcome.value
+    return ret

@@ -1,0 +1,85 @@
+"""What a sweep shows while it runs: one bar over its jobs, not a block of lines per job.
+
+In a terminal a tqdm bar on stderr with the counts by status and the time left; anywhere else
+(a pipe, a log file) a plain line about every tenth of the jobs, without colour or carriage
+returns. Each job's own lines are in its folder's job.log. The first few failed jobs are named
+as they happen; the sweep summary lists them all at the end.
+"""
+
+import sys
+import time
+from collections import Counter
+
+from runner.progress import say
+
+NAMED_FAILURES = 5  # failures named as they happen; the rest are counted
+WIDTH = 100
+
+
+class SweepProgress:
+    """Counts over the whole sweep, fed batch by batch (``add``) and job by job (``finished``).
+
+    ``expected`` is the sweep's size where it is known up front (a search's n_trials); a grid's
+    batches add their jobs as they come.
+    """
+
+    def __init__(self, expected=None, interactive=None):
+        self.total = expected or 0
+        self.submitted = 0
+        self.counts = Counter()
+        self.started = time.monotonic()
+        self.failures_named = 0
+        self.interactive = sys.stderr.isatty() if interactive is None else interactive
+        self.bar = None
+        self.next_line = 0
+
+    def add(self, n):
+        """``n`` more jobs were sent (one batch)."""
+        self.submitted += n
+        self.total = max(self.total, self.submitted)
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+        elif self.interactive and self.total > 1:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="job", leave=False, file=sys.stderr)
+            self.bar.update(self.done)
+
+    @property
+    def done(self):
+        return sum(self.counts.values())
+
+    def finished(self, job, status, message=""):
+        self.counts[status] += 1
+        if status not in ("ok", "diverged") and self.failures_named < NAMED_FAILURES:
+            self.failures_named += 1
+            self._say(_clip(f"job {job}: {status}: {message}"))
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(self._counts(), refresh=False)
+        elif self.done >= self.next_line or self.done == self.total:
+            self.next_line = self.done + max(1, self.total // 10)
+            say(f"jobs {self.done}/{self.total}: {self._counts()}; {self._times()}")
+
+    def _say(self, text):
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            say(text, file=sys.stderr)
+
+    def _counts(self):
+        return ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items()))
+
+    def _times(self):
+        elapsed = time.monotonic() - self.started
+        left = elapsed / self.done * (self.total - self.done) if self.done else 0
+        return f"{elapsed:.1f} s" + (f", about {left:.0f} s left" if self.done < self.total else "")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _clip(text, width=WIDTH):
+    return text if len(text) <= width else text[: width - 1] + "…"
