@@ -43,10 +43,17 @@ def check_trainer(cfg):
     if trainer.get("batch_size") is not None:
         with problems.check():
             _integer("trainer.batch_size", trainer["batch_size"], 1, " or null (full batch)")
-    for key in ("shuffle", "plots", "stop_on_divergence"):
+    for key in ("shuffle", "stop_on_divergence"):
         with problems.check():
             if not isinstance(trainer.get(key), bool):
                 raise ConfigError(f"trainer.{key}", trainer.get(key), "must be true or false")
+    with problems.check():
+        if trainer.get("plots") not in (True, False, "auto"):
+            raise ConfigError(
+                "trainer.plots",
+                trainer.get("plots"),
+                "must be true, false or auto (in a single run, not in a sweep)",
+            )
     with problems.check():
         _choice("trainer.progress", trainer.get("progress"), PROGRESS_MODES)
     with problems.check():

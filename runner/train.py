@@ -175,11 +175,9 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock):
     problems.raise_any()
     for note in unread_keys(cfg):
         say(f"warning: {note}", file=sys.stderr)
-    data_seeds, model_seed = np.random.SeedSequence(trainer["seed"]).spawn(2)
-    dataset = load_dataset(cfg.data, data_seeds.spawn(2), cfg.dtype, ctx.base_dir)
+    dataset, model = dataset_and_model(cfg, trainer["seed"], ctx.base_dir)
     for note in dataset.notes:
         say(f"note: {note}", file=sys.stderr)
-    model = build_model(cfg, dataset, model_seed)
     progress.n_parameters = model.n_parameters
     X, y = model.prepare(dataset.X_train, dataset.y_train)
     X_val, y_val = model.prepare(dataset.X_val, dataset.y_val)
@@ -237,16 +235,29 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock):
     status, message = ("diverged", sign.reason) if sign else ("ok", "")
     if status == "ok":
         model.save(run_dir / "params.npz")
-    if trainer["plots"]:
+    if trainer["plots"] is True or (trainer["plots"] == "auto" and ctx.sweep_dir is None):
         draw_run_plots(
             run_dir, progress.rows, model if status == "ok" else None, dataset, _title(ctx)
         )
     return status, message
 
 
+def dataset_and_model(cfg, seed, base_dir):
+    """The run's data and its untrained model, both drawn from ``seed`` (so a run's files are
+    enough to rebuild them: see runner.analysis.run_plots)."""
+    data_seeds, model_seed = np.random.SeedSequence(seed).spawn(2)
+    dataset = load_dataset(cfg.data, data_seeds.spawn(2), cfg.dtype, base_dir)
+    return dataset, build_model(cfg, dataset, model_seed)
+
+
 def _title(ctx):
-    chosen = " · ".join(str(ctx.choices[g]) for g in GROUPS if ctx.choices.get(g))
-    return f"{chosen}   {ctx.overrides}".strip()
+    return title(ctx.choices, ctx.overrides)
+
+
+def title(choices, overrides):
+    """A picture's title: the run's group choices and its overrides."""
+    chosen = " · ".join(str(choices[g]) for g in GROUPS if choices.get(g))
+    return f"{chosen}   {overrides}".strip()
 
 
 def draw_run_plots(run_dir, rows, model, dataset, title=""):

@@ -115,3 +115,56 @@ print(sorted(m for m in ("matplotlib", "tqdm") if m in sys.modules))
 def test_boundary_works_in_either_dtype(tmp_path, dtype):
     _, run_dir = _run(tmp_path, "trainer.epochs=5", f"dtype={dtype}")
     assert (run_dir / "boundary.png").is_file()
+
+
+def test_a_sweep_job_draws_no_pictures_unless_asked_and_they_can_be_drawn_later(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli(tmp_path, "-m", "seed=0,1", "trainer.epochs=200", "trainer.log_every=50")
+    assert result.returncode == 0, result.stderr
+    jobs = sorted(tmp_path.glob("outputs/sweeps/*/*/[0-9]"))
+    assert len(jobs) == 2 and not list(tmp_path.glob("outputs/sweeps/**/*.png"))
+    drawn = run_cli(tmp_path, *map(str, jobs), module="runner.plot")
+    assert drawn.returncode == 0, drawn.stderr
+    for job in jobs:
+        _assert_picture(job / "curves.png", 1000, 400)
+        _assert_picture(job / "boundary.png", 600, 600)
+    forced = run_cli(tmp_path, "-m", "seed=2", "trainer.epochs=200", "trainer.plots=true")
+    assert forced.returncode == 0 and len(list(tmp_path.glob("outputs/sweeps/*/*/0/*.png"))) >= 2
+
+
+@pytest.mark.parametrize("overrides", [(), ("data=sine", "loss=mse", "objective=val_loss")])
+def test_pictures_drawn_later_are_the_ones_the_run_drew(tmp_path, overrides):
+    from conftest import run_cli
+
+    result = run_cli(tmp_path, "trainer.epochs=200", "trainer.log_every=50", *overrides)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = tmp_path.glob("outputs/runs/*/*")
+    drawn_by_run = {p.name: p.read_bytes() for p in run_dir.glob("*.png")}
+    assert len(drawn_by_run) == 2
+    later = run_cli(tmp_path, str(run_dir), "--out", "again", module="runner.plot")
+    assert later.returncode == 0, later.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "again").glob("*.png")} == drawn_by_run
+
+
+def test_plotting_a_folder_that_is_not_a_run_is_one_line(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli(tmp_path, str(tmp_path), module="runner.plot")
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == f"error: {tmp_path}: no metrics.csv (not a run folder, or it never trained)"
+    )
+
+
+def test_a_legend_too_big_for_tight_layout_draws_without_a_warning(tmp_path, recwarn):
+    frames = {
+        f"model.width={i}, optimizer.learning_rate=0.0{i}, seed={i}": pd.DataFrame(
+            {"epoch": [0, 1], "run": [0.1 * i, 0.2]}
+        )
+        for i in range(40)
+    }
+    plots.overlaid_curves(frames, "val_accuracy", tmp_path / "many.png")
+    assert (tmp_path / "many.png").is_file()
+    assert not [w for w in recwarn if "layout" in str(w.message).lower()]

@@ -34,6 +34,9 @@ def test_report_is_self_contained(sweep):
     assert page.count("<img") >= 3 and page.count("data:image/png;base64,") == page.count("<img")
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "model.width" in page and "Best 3 runs" in page
+    # sweep jobs drew no pictures; the report drew the best runs' from their files
+    assert not list(sweep.glob("outputs/sweeps/**/*.png"))
+    assert page.count("alt='boundary.png'") == 3 and page.count("alt='curves.png'") == 3
 
 
 def test_report_renders_in_headless_chromium(sweep):

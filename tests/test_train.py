@@ -151,6 +151,7 @@ def test_ctrl_c_records_interrupted_keeps_rows_and_reraises(tmp_path, monkeypatc
         ("trainer.batch_size=0", "trainer.batch_size=0: must be a positive integer or null"),
         ("trainer.log_every=0", "trainer.log_every=0: must be a positive integer"),
         ("trainer.shuffle=maybe", "trainer.shuffle=maybe: must be true or false"),
+        ("trainer.plots=maybe", "trainer.plots=maybe: must be true, false or auto"),
         ("model.width=-4", "model.layers.0.units=-4: must be a positive integer"),
         ("model.width=2.5", "model.layers.0.units=2.5: must be a positive integer"),
         ("optimizer.learning_rate=0", "optimizer.learning_rate=0: must be a number > 0"),

@@ -21,6 +21,16 @@ def _figure(size):
     return figure
 
 
+def _tight(figure):
+    """Tight layout where it fits; where it cannot (a long title, a wide legend) matplotlib
+    keeps the plain layout and warns, which is noise on a user's console."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        figure.tight_layout()
+
+
 def _save(figure, path):
     figure.savefig(path, dpi=DPI)
     return path
@@ -43,7 +53,7 @@ def curves(metrics, path, title=""):
     if np.isfinite(losses).all() and (losses > 0).all():
         loss_axes.set_yscale("log")
     figure.suptitle(title)
-    figure.tight_layout()
+    _tight(figure)
     return _save(figure, path)
 
 
@@ -87,7 +97,7 @@ def boundary(model, X, y, path, class_names=(), title=""):
     axes.set_ylim(ys[0], ys[-1])
     axes.legend(loc="upper right", fontsize=8)
     axes.set_title(title)
-    figure.tight_layout()
+    _tight(figure)
     return _save(figure, path)
 
 
@@ -111,7 +121,7 @@ def fit(model, X, y, path, title=""):
     axes.set_ylabel("y")
     axes.legend()
     axes.set_title(title)
-    figure.tight_layout()
+    _tight(figure)
     return _save(figure, path)
 
 
@@ -140,7 +150,7 @@ def overlaid_curves(curves_by_group, metric, path):
         axes.set_yscale("log")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
-    figure.tight_layout()
+    _tight(figure)
     return _save(figure, path)
 
 
@@ -164,7 +174,7 @@ def heatmap(grid, metric, path):
             ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
             axes.text(j, i, f"{value:.3g}", ha="center", va="center", color=ink, fontsize=9)
     figure.colorbar(image, ax=axes, label=metric)
-    figure.tight_layout()
+    _tight(figure)
     return _save(figure, path)
 
 

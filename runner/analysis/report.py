@@ -65,7 +65,7 @@ def build(runs, by, metric, top=3, pivot_on=None, title="Runs"):
                 f"<h2>{_e(metric)}: {_e(pivot_on[0])} x {_e(pivot_on[1])}</h2>",
                 _img(path, "heatmap"),
             ]
-    parts += _best_runs(runs, metric, top)
+        parts += _best_runs(runs, metric, top, Path(scratch))
     if len(not_ok):
         columns = [c for c in ("run_id", "status", "overrides", "message") if c in not_ok]
         parts += [
@@ -83,7 +83,7 @@ def build(runs, by, metric, top=3, pivot_on=None, title="Runs"):
     )
 
 
-def _best_runs(runs, metric, top):
+def _best_runs(runs, metric, top, scratch):
     ok = runs[(runs["status"] == "ok") & runs[metric].notna()]
     best = ok.sort_values(metric, ascending=not higher_is_better(metric)).head(top)
     parts = [f"<h2>Best {len(best)} runs by {_e(metric)}</h2>"] if len(best) else []
@@ -94,11 +94,7 @@ def _best_runs(runs, metric, top):
             for key in ("val_accuracy", "val_loss", "train_accuracy", "train_loss")
             if key in run and run[key] == run[key]
         )
-        pictures = [
-            _img(run_dir / name, name)
-            for name in ("boundary.png", "fit.png", "curves.png")
-            if (run_dir / name).is_file()
-        ]
+        pictures = [_img(path, path.name) for path in _pictures(run_dir, scratch / str(rank))]
         parts.append(
             f"<div class='run'><h3>{rank}. {_e(run.get('overrides') or 'defaults')}</h3>"
             f"<p>{_e(figures)}<br><span class='muted'>{_e(run_dir)}</span></p>"
@@ -106,6 +102,23 @@ def _best_runs(runs, metric, top):
             f"<details><summary>config</summary><pre>{_e(_config_text(run_dir, run))}</pre></details></div>"
         )
     return parts
+
+
+def _pictures(run_dir, scratch):
+    """The run's pictures: those in its folder, or drawn now from its files (sweep jobs draw
+    none by default); a folder they cannot be drawn from has none."""
+    from runner.analysis import run_plots
+
+    found = run_plots.pictures(run_dir)
+    if found or not run_dir.is_dir():
+        return found
+    try:
+        return run_plots.draw(run_dir, scratch)
+    except Exception as error:  # noqa: BLE001 - the page is still worth having without them
+        print(
+            f"report: no pictures for {run_dir}: {type(error).__name__}: {error}", file=sys.stderr
+        )
+        return []
 
 
 def _config_text(run_dir, run):
