@@ -60,13 +60,16 @@ def _quiet_dependencies():
     """No colour codes where output is not a terminal (Optuna's colorlog and Ray's prefixes
     read these variables), and no start-up chatter from libraries a launcher or sweeper loads:
     alembic (imported with Optuna) logs each of its plugins at INFO; Ray logs its token and
-    dashboard notices unless RAY_LOGGER_LEVEL says otherwise (set it to info to see them)."""
+    dashboard notices unless RAY_LOGGER_LEVEL says otherwise (set it to info to see them), and
+    folds repeated job lines into a coloured "[repeated 2x across cluster]" notice with a link
+    unless RAY_DEDUP_LOGS=0 (each job's lines differ, so folding hides little)."""
     import logging
 
     if not sys.stderr.isatty():
         os.environ.setdefault("NO_COLOR", "1")
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     os.environ.setdefault("RAY_LOGGER_LEVEL", "error")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 

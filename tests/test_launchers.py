@@ -54,6 +54,7 @@ def _no_chatter(result):
     text = result.stdout + result.stderr
     assert "\x1b[" not in text
     assert "setup plugin alembic" not in text and "Token authentication" not in text
+    assert "deduplicates logs" not in text
 
 
 def test_default_pool_launcher(tmp_path):
