@@ -26,12 +26,14 @@ JOBS = [
     ["~trainer.shuffle"],
     ["model.width=${seed}", "seed=5"],  # interpolations
     ["+note=${model.width}"],
+    ["+stamp=${now:%H-%M-%S-%f}"],  # a resolver: the time the sweep was composed, not the job's
     ["+note='two words'"],  # quoted strings
     ['+note="a,b"'],
     ["+tags=[a,b,c]"],  # lists
     ["model.layers=[{units:4,activation:tanh}]"],
     ["+cfg={a:1,b:2}"],  # a dict value: composed in full
     ["hydra.job.chdir=false", "seed=1"],  # hydra.* keys
+    ["hydra.job.chdir=true", "seed=1"],
     ["hydra.sweep.subdir=job_${hydra.job.num}", "seed=1"],
     ["hydra/job_logging=default", "seed=2"],  # a hydra group
     ["+hydra.job.env_set.FOO=bar"],
@@ -56,6 +58,7 @@ def hydra_setup(tmp_path):
             [f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.mode=MULTIRUN"],
             RunMode.MULTIRUN,
         )
+        str(master.hydra.run.dir)  # resolves ${now:...} once, as a launcher's sweep dir does
         yield loader, master, tmp_path
 
 
@@ -95,6 +98,78 @@ def test_fast_composition_equals_hydras(hydra_setup, overrides):
         OmegaConf.create({k: v for k, v in full.items() if k != "hydra"}), resolve=True
     )
     assert _written(loader, fast, tmp_path) == _written(loader, full, tmp_path)
+
+
+class _Recorder:
+    """Callbacks that note what each hook saw."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_job_start(self, config, task_function):
+        self.calls.append(("start", OmegaConf.to_yaml(config)))
+
+    def on_job_end(self, config, job_return):
+        self.calls.append(("end", OmegaConf.to_yaml(config), job_return.status))
+
+
+def _observed(run, config, tmp_path):
+    """Everything a job and its callbacks can see, run through ``run``; files removed after."""
+    import os
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import JobRuntime
+    from omegaconf import open_dict
+
+    seen = {}
+
+    def task(cfg):
+        seen.update(
+            yaml=OmegaConf.to_yaml(cfg),
+            resolved=OmegaConf.to_container(cfg, resolve=True),
+            struct=OmegaConf.is_struct(cfg),
+            hydra=OmegaConf.to_yaml(HydraConfig.get()),
+            cwd=os.getcwd(),
+            foo=os.environ.get("FOO"),
+        )
+        return 0.5
+
+    with open_dict(config):
+        config.hydra.job.id = config.hydra.job.num = 0
+    JobRuntime.instance().set("name", "runner")
+    callbacks = _Recorder()
+    ret = run(task, config, callbacks)
+    files = {p.name: p.read_bytes() for p in (tmp_path / "sweep").rglob(".hydra/*.yaml")}
+    shutil.rmtree(tmp_path / "sweep")
+    returned = (
+        ret.status,
+        ret.return_value,
+        ret.overrides,
+        ret.working_dir,
+        ret.task_name,
+        OmegaConf.to_yaml(ret.cfg),
+        OmegaConf.to_yaml(ret.hydra_cfg),
+    )
+    return seen, files, callbacks.calls, returned, HydraConfig.instance().cfg, os.getcwd()
+
+
+@pytest.mark.parametrize("overrides", JOBS, ids=" ".join)
+def test_the_pool_runs_a_job_as_hydras_run_job_does(hydra_setup, overrides):
+    from hydra.core.utils import run_job
+    from hydra.types import HydraContext
+
+    from runner.sweeps import worker
+
+    loader, master, tmp_path = hydra_setup
+
+    def hydra_run(task, config, callbacks):
+        context = HydraContext(config_loader=loader, callbacks=callbacks)
+        return run_job(task, config, "hydra.sweep.dir", "hydra.sweep.subdir", context, False)
+
+    expected = _observed(hydra_run, loader.load_sweep_config(master, list(overrides)), tmp_path)
+    found = _observed(worker.run_job, loader.load_sweep_config(master, list(overrides)), tmp_path)
+    assert found == expected
+    assert len(found[1]) == 3 and [c[0] for c in found[2]] == ["start", "end"]
 
 
 def test_jobs_sharing_group_choices_compose_once(hydra_setup):

@@ -104,8 +104,7 @@ class JobRunner:
     def run(self, idx, config):
         """Run one job -> Outcome. A task that raises is an "error" outcome, not a crash."""
         from hydra._internal.callbacks import Callbacks
-        from hydra.core.utils import JobRuntime, JobStatus, run_job
-        from hydra.types import HydraContext
+        from hydra.core.utils import JobRuntime, JobStatus
 
         from runner import job as job_module
 
@@ -116,19 +115,79 @@ class JobRunner:
         folder.mkdir(parents=True, exist_ok=True)
         job_module.last_row.clear()
         with _output_to(folder / LOG_NAME):
-            ret = run_job(
-                hydra_context=HydraContext(config_loader=None, callbacks=self.callbacks),
-                task_function=self.task,
-                config=config,
-                job_dir_key="hydra.sweep.dir",
-                job_subdir_key="hydra.sweep.subdir",
-                configure_logging=False,
-            )
+            ret = run_job(self.task, config, self.callbacks)
         row = job_module.last_row
         if ret.status == JobStatus.FAILED:
             error = ret._return_value
             return Outcome(idx, "error", f"{type(error).__name__}: {error}", _picklable(error))
         return Outcome(idx, row.get("status", "ok"), row.get("message") or "", ret.return_value)
+
+
+def run_job(task_function, config, callbacks):
+    """Hydra's ``hydra.core.utils.run_job`` for a config that is this job's own (built for it
+    from the composition cache): the same steps in the same order, the same ``.hydra/`` files
+    and callbacks, without the three defensive deep copies of the whole config (the hydra node
+    is most of it) that cost more than a forward-only job itself.
+    ``tests/test_pool_launcher.py`` compares what both write and pass to the task.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import read_write
+
+    hydra_config = HydraConfig.instance()
+    old_cwd, old_hydra_cfg = os.getcwd(), hydra_config.cfg
+    hydra_config.set_config(config)  # so that hydra.sweep.dir/subdir resolve as in Hydra
+    output_dir = os.path.abspath(job_folder(config))
+    # Hydra sets the output folder and then copies the hydra node again; setting it in both
+    # the config and that copy leaves the same state for half the cost
+    for runtime in (config.hydra.runtime, hydra_config.cfg.hydra.runtime):
+        with read_write(runtime), open_dict(runtime):
+            runtime.output_dir = output_dir
+    try:
+        return _run(task_function, config, callbacks, hydra_config, output_dir)
+    finally:
+        hydra_config.cfg = old_hydra_cfg
+        os.chdir(old_cwd)
+
+
+def _run(task_function, config, callbacks, hydra_config, output_dir):
+    import copy
+
+    from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, env_override
+
+    from runner.sweeps.yaml_files import to_yaml
+
+    ret = JobReturn()
+    task_cfg = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+    task_cfg._metadata.flags = copy.copy(config._metadata.flags)  # struct, as Hydra's copy
+    OmegaConf.set_cache(task_cfg, OmegaConf.get_cache(config))  # ${now:} as composed
+    ret.cfg = task_cfg
+    ret.hydra_cfg = hydra_config.cfg
+    ret.overrides = OmegaConf.to_container(config.hydra.overrides.task)
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    if hydra_config.cfg.hydra.job.chdir:  # None is false from version_base 1.2 on
+        os.chdir(output_dir)
+    ret.working_dir = os.getcwd()
+    if config.hydra.output_subdir is not None:
+        hydra_output = Path(output_dir) / str(config.hydra.output_subdir)
+        hydra_output.mkdir(parents=True, exist_ok=True)
+        for name, node in (
+            ("config.yaml", task_cfg),
+            ("hydra.yaml", hydra_config.cfg),
+            ("overrides.yaml", config.hydra.overrides.task),
+        ):
+            (hydra_output / name).write_text(to_yaml(node), encoding="utf-8")
+    with env_override(hydra_config.cfg.hydra.job.env_set):
+        callbacks.on_job_start(config=config, task_function=task_function)
+        try:
+            ret.return_value = task_function(task_cfg)
+            ret.status = JobStatus.COMPLETED
+        except Exception as error:  # noqa: BLE001 - Hydra's contract: the job's failure, returned
+            ret.return_value = error
+            ret.status = JobStatus.FAILED
+    ret.task_name = JobRuntime.instance().get("name")
+    _flush_loggers()
+    callbacks.on_job_end(config=config, job_return=ret)
+    return ret
 
 
 def job_folder(config):
