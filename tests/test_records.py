@@ -136,3 +136,35 @@ def test_compare_reads_a_damaged_ledger_and_counts_only_whole_rows(tmp_path):
     result = run_cli(tmp_path, str(ledger), "--by", "model", module="runner.compare")
     assert result.returncode == 0, result.stderr
     assert "4 runs" in result.stdout and "cut short" in result.stderr
+
+
+def test_rows_are_written_exactly_as_pandas_writes_them(tmp_path):
+    import numpy as np
+
+    from runner.records import csv_text, write_summary
+
+    row = {
+        "run_id": "r0",
+        "status": "ok",
+        "message": 'a "quoted", two-line\nmessage',
+        "seconds": 0.1234,
+        "val_loss": np.float32(0.1),
+        "val_accuracy": np.float64(1 / 3),
+        "best_val_loss": float("nan"),
+        "n_parameters": np.int64(451),
+        "job": None,
+        "trainer.shuffle": True,
+        "flag": np.bool_(False),
+        "tiny": 1e-300,
+        "huge": 1e22,
+        "minus_zero": -0.0,
+        "inf": float("-inf"),
+        "big": 12345678901234567890,
+        "unicode": "αβ, 中文",
+    }
+    expected = pd.DataFrame([row]).to_csv(index=False)
+    assert csv_text(list(row), [row.values()]) == expected
+    write_summary(tmp_path, row)
+    assert (tmp_path / "summary.csv").read_text() == pd.DataFrame(
+        [{**{c: row.get(c) for c in RUN_COLUMNS}, **row}]
+    ).to_csv(index=False)

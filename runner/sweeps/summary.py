@@ -6,6 +6,8 @@ callback only remembers where the sweep writes, and the summary is read back fro
 job folders.
 """
 
+import csv
+import io
 import math
 import os
 import sys
@@ -17,7 +19,13 @@ from hydra.experimental.callback import Callback
 from runner.errors import ConfigError
 from runner.job import SWEEP_PID, relative
 from runner.progress import say
-from runner.records import UNRECORDED, ordered_row, read_runs, write_csv_atomically
+from runner.records import (
+    STATUSES,
+    UNRECORDED,
+    csv_text,
+    ordered_row,
+    write_csv_atomically,
+)
 from runner.sweeps.prepare import prepare_multirun
 from runner.train import RUN_FILES
 
@@ -59,16 +67,19 @@ def pop_active_sweep():
 
 
 def collect_jobs(sweep_dir):
-    """One row per job folder of the sweep: its summary.csv, or a 'failed' row if it left none."""
+    """One row per job folder of the sweep: its summary.csv, or a 'failed' row if it left none.
+
+    The rows are read as text and parsed once, together (a thousand small pandas reads would
+    cost more than the jobs of a forward-only sweep); values pass through unchanged.
+    """
     sweep_dir = Path(sweep_dir)
     rows = []
     for job_dir in sorted(_job_dirs(sweep_dir), key=_job_order):
         recorded = _own_summary(job_dir / "summary.csv")
-        if recorded is not None:
-            rows.append(recorded)
-            continue
         rows.append(
-            ordered_row(
+            recorded
+            if recorded is not None
+            else ordered_row(
                 {
                     "status": "failed",
                     "message": UNRECORDED,
@@ -79,18 +90,24 @@ def collect_jobs(sweep_dir):
                 }
             )
         )
-    return pd.DataFrame(rows)
+    if not rows:
+        return pd.DataFrame()
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    text = csv_text(columns, ([row.get(column) for column in columns] for row in rows))
+    return pd.read_csv(io.StringIO(text))
 
 
 def _own_summary(path):
-    """The row a job wrote for itself, or None if it wrote none (or a damaged one)."""
-    if not path.is_file():
-        return None
+    """The row a job wrote for itself, as text, or None if it wrote none (or a damaged one)."""
     try:
-        frame = read_runs(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        with open(path, newline="", encoding="utf-8") as file:
+            lines = list(csv.reader(file))
+    except (OSError, UnicodeDecodeError, csv.Error):
         return None
-    return frame.iloc[0].to_dict() if len(frame) else None
+    if len(lines) != 2 or len(lines[0]) != len(lines[1]):
+        return None
+    row = dict(zip(lines[0], lines[1], strict=True))
+    return row if row.get("status") in STATUSES else None
 
 
 def write_sweep_summary(sweep_dir):
