@@ -8,6 +8,7 @@ this over tens of thousands of random configs); for anything else (control chara
 non-ASCII text, where the two emitters do differ) the dump goes through OmegaConf unchanged.
 """
 
+import functools
 import re
 
 import yaml
@@ -35,13 +36,72 @@ _C_DUMPER = _c_dumper()
 def to_yaml(config):
     """What ``OmegaConf.to_yaml(config)`` returns."""
     container = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
-    plain = _C_DUMPER is not None and _is_plain(container)
+    if _C_DUMPER is None or not isinstance(container, dict) or not container:
+        return _dump(container, get_omega_conf_dumper())
+    return "".join(_entries(container, ()))
+
+
+def _entries(mapping, path):
+    """The block-style lines of ``mapping``'s entries, nested under the keys in ``path``.
+
+    In block style each entry of a mapping starts on a line of its own at the mapping's
+    indent, so a document is the concatenation of its entries dumped one at a time under the
+    same parent keys. Runs of plain entries go through libyaml together; a mapping that holds
+    something else is split into its entries; any other value (hydra's help texts, the only
+    multi-line strings in a job's files) goes through OmegaConf's dumper, remembered by value,
+    since every job of a sweep has the same ones.
+    """
+    plain = {}
+    for key, value in mapping.items():
+        if _is_plain(key) and _is_plain(value):
+            plain[key] = value
+            continue
+        if plain:
+            yield _under(path, plain, _C_DUMPER)
+            plain = {}
+        if isinstance(value, dict) and value and _is_short_key(key):
+            yield _header(path, key)
+            yield from _entries(value, (*path, key))
+        else:
+            yield _entry_of_other(path, key, value)
+    if plain:
+        yield _under(path, plain, _C_DUMPER)
+
+
+def _is_short_key(key):
+    """A key libyaml and PyYAML both write as ``key:`` on one line (long keys become ``? key``)."""
+    return isinstance(key, str) and len(key) < 100 and _PLAIN.fullmatch(key) is not None
+
+
+def _under(path, mapping, dumper):
+    """``mapping``'s lines as they appear nested under ``path``: the parents' lines cut off."""
+    for key in reversed(path):
+        mapping = {key: mapping}
+    text = _dump(mapping, dumper)
+    for _ in path:
+        text = text[text.index("\n") + 1 :]
+    return text
+
+
+@functools.lru_cache(maxsize=256)
+def _header(path, key):
+    return _under(path, {key: {"k": 0}}, _C_DUMPER).partition("\n")[0] + "\n"
+
+
+def _entry_of_other(path, key, value):
+    if isinstance(key, str) and isinstance(value, str) and all(map(_is_short_key, path)):
+        return _other_string_entry(path, key, value)
+    return _under(path, {key: value}, get_omega_conf_dumper())
+
+
+@functools.lru_cache(maxsize=64)
+def _other_string_entry(path, key, value):
+    return _under(path, {key: value}, get_omega_conf_dumper())
+
+
+def _dump(container, dumper):
     return yaml.dump(
-        container,
-        default_flow_style=False,
-        allow_unicode=True,
-        sort_keys=False,
-        Dumper=_C_DUMPER if plain else get_omega_conf_dumper(),
+        container, default_flow_style=False, allow_unicode=True, sort_keys=False, Dumper=dumper
     )
 
 
