@@ -102,12 +102,13 @@ def os_problem(error):
 
 
 def check_resolvable(cfg):
-    """Raise a ConfigError naming the key if any interpolation (``${...}``) cannot be resolved."""
+    """The config resolved, as plain containers; a ConfigError naming the key if any
+    interpolation (``${...}``) cannot be resolved."""
     from omegaconf import OmegaConf
     from omegaconf.errors import InterpolationResolutionError
 
     try:
-        OmegaConf.to_container(cfg, resolve=True)
+        return OmegaConf.to_container(cfg, resolve=True)
     except InterpolationResolutionError as error:
         key = getattr(error, "full_key", None) or "config"
         raw = OmegaConf.to_container(cfg, resolve=False)

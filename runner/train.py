@@ -53,6 +53,7 @@ class Progress:
     best_val_loss: float = math.nan
     best_val_accuracy: float = math.nan
     n_parameters: int | None = None
+    resolved: dict | None = None  # the config resolved once, for the summary row
 
     @property
     def last(self):
@@ -166,7 +167,7 @@ def _record(row, ctx, write_summary_file):
 
 
 def _train(cfg, run_dir, ctx, metrics, progress, clock):
-    check_resolvable(cfg)
+    progress.resolved = check_resolvable(cfg)
     problems = Problems()
     with problems.check():
         trainer = check_trainer(cfg)
@@ -302,12 +303,14 @@ def _summary_row(cfg, ctx, started, seconds, status, message, progress):
         "best_val_loss": progress.best_val_loss,
         "best_val_accuracy": progress.best_val_accuracy,
         "n_parameters": progress.n_parameters,
-        **_resolved_scalars(cfg),
+        **_resolved_scalars(cfg, progress.resolved),
     }
 
 
-def _resolved_scalars(cfg):
+def _resolved_scalars(cfg, resolved=None):
     """Every scalar of the config, resolved where possible (a broken interpolation stays as text)."""
+    if resolved is not None:
+        return flatten(resolved)
     try:
         return flatten(OmegaConf.to_container(cfg, resolve=True))
     except Exception:

@@ -35,6 +35,7 @@ JOBS = [
     ["hydra.job.chdir=false", "seed=1"],  # hydra.* keys
     ["hydra.job.chdir=true", "seed=1"],
     ["hydra.sweep.subdir=job_${hydra.job.num}", "seed=1"],
+    ["hydra.sweep.subdir=seed_${seed}", "seed=1"],  # from the hydra node into the user's config
     ["hydra/job_logging=default", "seed=2"],  # a hydra group
     ["+hydra.job.env_set.FOO=bar"],
     ["hydra.job.config.override_dirname.kv_sep=-", "seed=9"],
@@ -129,6 +130,8 @@ def _observed(run, config, tmp_path):
             resolved=OmegaConf.to_container(cfg, resolve=True),
             struct=OmegaConf.is_struct(cfg),
             hydra=OmegaConf.to_yaml(HydraConfig.get()),
+            subdir=HydraConfig.get().sweep.subdir,
+            readonly=OmegaConf.is_readonly(HydraConfig.get()),
             cwd=os.getcwd(),
             foo=os.environ.get("FOO"),
         )
@@ -206,3 +209,27 @@ def test_a_returned_config_is_the_callers_own(hydra_setup):
     first = cache.load(["seed=1"])
     first.trainer.epochs = 123
     assert cache.load(["seed=1"]).trainer.epochs != 123
+
+
+def test_simple_overrides_seen_before_are_split_as_the_parser_splits_them(hydra_setup):
+    loader, master, _ = hydra_setup
+    lines = [
+        "seed=1",
+        "model=dense3",
+        "+note=a-b",
+        "~trainer.shuffle",
+        "optimizer.learning_rate=1e-3",
+        "hydra.job.chdir=true",
+        "hydra.runtime.cwd=/x",
+        "+data@extra=moons",
+        "seed=1,2",
+        "seed=range(0,3)",
+        "+note=[a,b]",
+        "+note=${seed}",
+    ]
+    remembering = ComposeCache(loader, master)
+    for _ in range(2):
+        for line in lines + [line.replace("1", "7") for line in lines]:
+            fresh = ComposeCache(loader, master)
+            assert remembering._split([line, "seed=3"]) == fresh._split([line, "seed=3"]), line
+    assert remembering._kinds  # the second round was split without the parser

@@ -115,7 +115,7 @@ class JobRunner:
         folder.mkdir(parents=True, exist_ok=True)
         job_module.last_row.clear()
         with _output_to(folder / LOG_NAME):
-            ret = run_job(self.task, config, self.callbacks)
+            ret = run_job(self.task, config, self.callbacks, folder)
         row = job_module.last_row
         if ret.status == JobStatus.FAILED:
             error = ret._return_value
@@ -123,43 +123,66 @@ class JobRunner:
         return Outcome(idx, row.get("status", "ok"), row.get("message") or "", ret.return_value)
 
 
-def run_job(task_function, config, callbacks):
+def run_job(task_function, config, callbacks, folder=None):
     """Hydra's ``hydra.core.utils.run_job`` for a config that is this job's own (built for it
     from the composition cache): the same steps in the same order, the same ``.hydra/`` files
-    and callbacks, without the three defensive deep copies of the whole config (the hydra node
-    is most of it) that cost more than a forward-only job itself.
-    ``tests/test_pool_launcher.py`` compares what both write and pass to the task.
+    and callbacks, for a fraction of the cost. Hydra sets the hydra config twice and
+    deep-copies the whole config three times (the hydra node is most of it), which costs more
+    than a forward-only job itself. Here the output folder is set first, the hydra config
+    holds the job's own (read-only) hydra node instead of a copy of it, and the task's config
+    is a copy of the rest alone. ``tests/test_compose_cache.py`` compares what both write and
+    pass to the task and the callbacks.
     """
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import read_write
 
     hydra_config = HydraConfig.instance()
     old_cwd, old_hydra_cfg = os.getcwd(), hydra_config.cfg
-    hydra_config.set_config(config)  # so that hydra.sweep.dir/subdir resolve as in Hydra
-    output_dir = os.path.abspath(job_folder(config))
-    # Hydra sets the output folder and then copies the hydra node again; setting it in both
-    # the config and that copy leaves the same state for half the cost
-    for runtime in (config.hydra.runtime, hydra_config.cfg.hydra.runtime):
-        with read_write(runtime), open_dict(runtime):
-            runtime.output_dir = output_dir
+    hydra_config.cfg = config  # so that hydra.sweep.dir/subdir resolve as in Hydra
     try:
-        return _run(task_function, config, callbacks, hydra_config, output_dir)
+        output_dir = os.path.abspath(folder or job_folder(config))
+        with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+            config.hydra.runtime.output_dir = output_dir
+        OmegaConf.set_readonly(config.hydra, True)
+        hydra_config.cfg = _hydra_part(config)
+        task_cfg = _task_part(config)
+        return _run(task_function, config, task_cfg, callbacks, hydra_config, output_dir)
     finally:
         hydra_config.cfg = old_hydra_cfg
         os.chdir(old_cwd)
 
 
-def _run(task_function, config, callbacks, hydra_config, output_dir):
-    import copy
+def _hydra_part(config):
+    """What ``HydraConfig.set_config`` keeps: a config of the hydra node alone, the node's
+    parent the whole config (so its interpolations reach the user's keys). The node is shared,
+    not copied; it is read-only from here on."""
+    from omegaconf import DictConfig, flag_override
 
+    hydra_cfg = DictConfig(content={})
+    with flag_override(hydra_cfg, "no_deepcopy_set_nodes", True):
+        hydra_cfg["hydra"] = config._get_node("hydra")
+    hydra_cfg.hydra._set_parent(config)
+    return hydra_cfg
+
+
+def _task_part(config):
+    """What Hydra gives the task: a deep copy of the config with its hydra node deleted (same
+    flags, same resolver cache), made by pickling the config with the node left out."""
+    content = config.__dict__["_content"]
+    config.__dict__["_content"] = {key: node for key, node in content.items() if key != "hydra"}
+    try:
+        frozen = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        config.__dict__["_content"] = content
+    return pickle.loads(frozen)
+
+
+def _run(task_function, config, task_cfg, callbacks, hydra_config, output_dir):
     from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, env_override
 
     from runner.sweeps.yaml_files import to_yaml
 
     ret = JobReturn()
-    task_cfg = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
-    task_cfg._metadata.flags = copy.copy(config._metadata.flags)  # struct, as Hydra's copy
-    OmegaConf.set_cache(task_cfg, OmegaConf.get_cache(config))  # ${now:} as composed
     ret.cfg = task_cfg
     ret.hydra_cfg = hydra_config.cfg
     ret.overrides = OmegaConf.to_container(config.hydra.overrides.task)
