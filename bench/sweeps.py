@@ -32,8 +32,12 @@ LAUNCHERS = {
     "basic": ["hydra/launcher=basic"],
     "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs={cores}"],
     "ray": ["hydra/launcher=ray"],
+    "submitit_local": ["hydra/launcher=submitit_local"],
 }
-PLUGINS = {"ray": "hydra_plugins.hydra_ray_launcher"}
+PLUGINS = {
+    "ray": "hydra_plugins.hydra_ray_launcher",
+    "submitit_local": "hydra_plugins.hydra_submitit_launcher",
+}
 LEARNING_RATES = (0.01, 0.05)
 EPOCHS = 2000
 
