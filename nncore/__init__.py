@@ -21,7 +21,10 @@ from nncore.model import Model, default_accuracy
 from nncore.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, Optimizer, RMSprop
 from nncore.registry import create, lookup
 
+__version__ = "0.1.0"
+
 __all__ = [
+    "__version__",
     "ACTIVATIONS",
     "DATASETS",
     "INITIALIZERS",

@@ -26,11 +26,13 @@ METRIC_COLUMNS = [
 # Leading ledger columns, in order; every flattened config key follows them.
 RUN_COLUMNS = [
     "run_id",
+    "run_key",
     "status",
     "message",
     "started_at",
     "seconds",
     "run_dir",
+    "reused_from",
     "overrides",
     "sweep_dir",
     "job",

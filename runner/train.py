@@ -27,6 +27,7 @@ from runner.records import (
     flatten,
     write_summary,
 )
+from runner.run_key import data_fingerprint, run_key
 
 GROUPS = ("model", "data", "loss", "optimizer")
 
@@ -69,7 +70,7 @@ class Progress:
             )
 
 
-def run(cfg, ctx):
+def run(cfg, ctx, resolved=None):
     """Train (or, with trainer.epochs=0, only evaluate) and record the run whatever happens.
 
     Returns the summary row (also written to ``summary.csv`` and appended to the ledger).
@@ -86,7 +87,7 @@ def run(cfg, ctx):
         claimed = _claim(run_dir)
         metrics = MetricsWriter(run_dir / "metrics.csv")
         with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
-            status, message = _train(cfg, run_dir, ctx, metrics, progress, clock)
+            status, message = _train(cfg, run_dir, ctx, metrics, progress, clock, resolved)
     except ConfigError as error:
         message = str(error)
     except KeyboardInterrupt as error:  # Ctrl-C, SIGTERM, SIGHUP: see runner.interrupts
@@ -127,6 +128,9 @@ class RecordError(Exception):
 
 
 RUN_FILES = ("metrics.csv", "summary.csv", "params.npz")
+# What an attempt leaves in its folder besides .hydra/ and job.log (which the next one rewrites
+# and appends to): moved aside when a resumed sweep runs the job again in the same folder.
+ATTEMPT_FILES = RUN_FILES + ("curves.png", "boundary.png", "fit.png", "error.log")
 
 
 def _claim(run_dir):
@@ -166,8 +170,8 @@ def _record(row, ctx, write_summary_file):
     return problems
 
 
-def _train(cfg, run_dir, ctx, metrics, progress, clock):
-    progress.resolved = check_resolvable(cfg)
+def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
+    progress.resolved = resolved if resolved is not None else check_resolvable(cfg)
     problems = Problems()
     with problems.check():
         trainer = check_trainer(cfg)
@@ -287,8 +291,10 @@ def draw_run_plots(run_dir, rows, model, dataset, title=""):
 
 def _summary_row(cfg, ctx, started, seconds, status, message, progress):
     last = progress.last
+    scalars = _resolved_scalars(cfg, progress.resolved)
     return {
         "run_id": f"{started:%Y%m%d-%H%M%S-%f}-{secrets.token_hex(2)}",
+        "run_key": run_key(scalars, data_fingerprint(scalars, ctx.base_dir)),
         "status": status,
         "message": message,
         "started_at": started.isoformat(timespec="milliseconds"),
@@ -303,7 +309,7 @@ def _summary_row(cfg, ctx, started, seconds, status, message, progress):
         "best_val_loss": progress.best_val_loss,
         "best_val_accuracy": progress.best_val_accuracy,
         "n_parameters": progress.n_parameters,
-        **_resolved_scalars(cfg, progress.resolved),
+        **scalars,
     }
 
 

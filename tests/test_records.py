@@ -118,7 +118,7 @@ def test_readers_skip_damaged_lines_naming_each(tmp_path, capsys):
     header, first = good.splitlines()[:2]
     columns = len(header.split(","))
     glued = first[:10] + first  # line 5: cut mid-row, then a whole row
-    ledger.write_text(good + glued + "\n" + "r7,bogus" + "," * (columns - 2) + "\n" + first[:12])
+    ledger.write_text(good + glued + "\n" + "r7,,bogus" + "," * (columns - 3) + "\n" + first[:12])
     runs = read_runs(ledger)
     assert list(runs["run_id"]) == ["r0", "r1", "r2"]
     err = capsys.readouterr().err
