@@ -10,7 +10,7 @@ from runner.errors import report_uncaught
 from runner.interrupts import Interrupted, as_interrupted, raising, signal_name
 from runner.job import run_job
 from runner.plugins import make_visible
-from runner.sweeps import stopping
+from runner.sweeps import resume, stopping
 from runner.sweeps import summary as sweep
 
 
@@ -40,6 +40,11 @@ def main():
     os.environ["HYDRA_FULL_ERROR"] = "1"
     _quiet_dependencies()
     try:
+        sys.argv[1:] = resume.rewrite(sys.argv[1:])
+    except resume.ResumeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    try:
         with raising(on_signal=_stop_running_sweep):
             task()
     except KeyboardInterrupt as error:
@@ -49,11 +54,26 @@ def main():
         _finish_sweep()
         raise
     except Exception as error:
+        if _resume_failed(error):
+            sys.exit(1)
         _finish_sweep()
         if full_error:
             raise
         sys.exit(report_uncaught(error))
     sys.exit(_finish_sweep())
+
+
+def _resume_failed(error):
+    """A resumed sweep whose overrides no longer compose: one line, and the folder untouched
+    (its summary is not rewritten)."""
+    from hydra.errors import CompactHydraException
+
+    folder = resume.resuming()
+    if folder is None or not isinstance(error, CompactHydraException):
+        return False
+    sweep.pop_active_sweep()
+    print(resume.explain(error, folder, sys.argv[1:]), file=sys.stderr)
+    return True
 
 
 def _quiet_dependencies():

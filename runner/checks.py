@@ -20,7 +20,20 @@ TRAINER_KEYS = (
     "stop_on_divergence",
 )
 # Top-level keys the runner reads; any other is only read through an interpolation, or not at all.
-READ_KEYS = ("seed", "dtype", "objective", "trainer", "paths", "model", "data", "loss", "optimizer")
+READ_KEYS = (
+    "seed",
+    "dtype",
+    "objective",
+    "trainer",
+    "runner",
+    "paths",
+    "model",
+    "data",
+    "loss",
+    "optimizer",
+)
+RESUME_MODES = ("auto", "never", "all")
+RUNNER_KEYS = ("resume", "dry_run", "max_failures")
 _REFERENCE = re.compile(r"\$\{([\w.]+)")
 
 
@@ -64,6 +77,29 @@ def check_trainer(cfg):
         _choice("objective", cfg.get("objective"), OBJECTIVES)
     problems.raise_any()
     return {**trainer, "seed": cfg.seed}
+
+
+def check_runner(cfg):
+    """-> ``runner.*`` (how a sweep treats work already done) as a dict, checked."""
+    runner = OmegaConf.to_container(cfg.get("runner") or OmegaConf.create(), resolve=True)
+    runner = {"resume": "auto", "dry_run": False, "max_failures": None, **runner}
+    problems = Problems()
+    for key in runner:
+        if key not in RUNNER_KEYS:
+            with problems.check():
+                raise ConfigError(
+                    f"runner.{key}", runner[key], f"unknown key; allowed: {', '.join(RUNNER_KEYS)}"
+                )
+    with problems.check():
+        _choice("runner.resume", runner["resume"], RESUME_MODES)
+    with problems.check():
+        if not isinstance(runner["dry_run"], bool):
+            raise ConfigError("runner.dry_run", runner["dry_run"], "must be true or false")
+    if runner["max_failures"] is not None:
+        with problems.check():
+            _integer("runner.max_failures", runner["max_failures"], 1, " or null (never stop)")
+    problems.raise_any()
+    return runner
 
 
 def _integer(key, value, minimum, extra=""):

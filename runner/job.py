@@ -10,10 +10,11 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from runner import train
+from runner.errors import ConfigError, check_resolvable
 from runner.interrupts import MainProcessWatch, as_interrupted, raising, set_reason
 from runner.progress import choose_mode as choose_progress
 from runner.progress import say
-from runner.sweeps import stopping
+from runner.sweeps import reuse, stopping
 
 STATUS_EXIT = {"ok": 0, "diverged": 1, "failed": 1}
 
@@ -104,13 +105,25 @@ def _sweep_job(cfg, ctx):
         row = {"status": "failed", "message": str(error)}
     last_row.clear()
     last_row.update(status=row["status"], message=row.get("message") or "")
-    if "run_dir" in row:
+    reused = "reused_from" in row
+    if reused:
+        last_row["reused"] = True
+    elif "run_dir" in row:
         print_run(row, ctx.ledger)
+    if row["status"] == "failed" and not reused:
+        stopping.count_failure(ctx.sweep_dir, ctx.job, _max_failures(cfg))
     if row["status"] != "ok" and _searching_sweeper():
         # Optuna marks a trial FAIL when the job raises (it rejects a NaN objective outright);
         # the basic sweeper would print a traceback for it, so only searches get the exception.
         raise JobFailed(f"{row['status']}: {row['message']}")
+    if reused:
+        return reuse.objective_of(row, cfg.objective)
     return train.objective(row, cfg.objective)
+
+
+def _max_failures(cfg):
+    limit = OmegaConf.select(cfg, "runner.max_failures", default=None)
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 
 
 def record_lost(config, message):
@@ -129,6 +142,7 @@ def record_lost(config, message):
     task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
     ctx, _ = context_from_hydra(task_cfg)
     train.record_without_training(task_cfg, ctx, "failed", message)
+    stopping.count_failure(ctx.sweep_dir, ctx.job, _max_failures(task_cfg))
 
 
 def _run_unless_stopped(cfg, ctx, watch):
@@ -136,13 +150,41 @@ def _run_unless_stopped(cfg, ctx, watch):
     if reason is None and watch is not None and watch.gone():
         reason = f"its main process, pid {watch.pid}, is gone"
     if reason is None:
-        return train.run(cfg, ctx)
+        return _run_or_reuse(cfg, ctx)
     return train.record_without_training(
         cfg,
         ctx,
         "interrupted",
         f"interrupted: the sweep was stopped ({reason}) before this job started",
     )
+
+
+def _run_or_reuse(cfg, ctx):
+    """Train the job, unless the sweep's snapshot of the ledger knows its run_key (see
+    ``runner.sweeps.reuse``): then its row points at the earlier run."""
+    found_by_pool = reuse.prechecked(ctx.run_dir)  # looked up already: not done
+    resolved = found_by_pool[1] if found_by_pool else _resolved_or_none(cfg)
+    known = None if found_by_pool else reuse.snapshot_of(ctx.sweep_dir)
+    if resolved is not None and known is not None:
+        mode = OmegaConf.select(cfg, "runner.resume", default="auto")
+        key = reuse.key_of(resolved, ctx.base_dir)
+        earlier = reuse.earlier_run(key, mode, ctx.ledger, known)
+        if earlier is not None:
+            row = reuse.reuse(earlier, ctx)
+            where = "in this folder" if not row.get("reused_from") else relative(earlier["run_dir"])
+            say(f"job {ctx.job}: run_key {key} is {earlier['status']} {where}; not run again")
+            return {**row, "reused_from": row.get("reused_from") or ""}
+    moved = reuse.set_aside_earlier_attempt(ctx.run_dir, train.ATTEMPT_FILES)
+    if moved is not None:
+        say(f"job {ctx.job}: the earlier attempt's files moved to {relative(moved)}")
+    return train.run(cfg, ctx, resolved)
+
+
+def _resolved_or_none(cfg):
+    try:
+        return check_resolvable(cfg)
+    except ConfigError:  # train.run reports it as the job's failure
+        return None
 
 
 def _explain_stop(sweep_dir, signum):

@@ -11,6 +11,7 @@ starts after ``.stop`` records itself interrupted without training.
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 RUNNING = ".running"
 STOP = ".stop"
+FAILURES = ".failures"  # one empty file per failed job, counted against runner.max_failures
 WAIT_SECONDS = 20  # longest wait for running jobs to record themselves; a second signal skips it
 
 
@@ -32,6 +34,32 @@ def running(sweep_dir, job):
         yield
     finally:
         marker.unlink(missing_ok=True)
+
+
+def count_failure(sweep_dir, job, limit):
+    """Count a failed job; at ``limit`` failures (``runner.max_failures``) stop the sweep the
+    gentle way: ``.stop`` is written, running jobs finish, jobs not started yet record
+    themselves interrupted without training."""
+    if sweep_dir is None or limit is None:
+        return
+    folder = Path(sweep_dir) / FAILURES
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / str(job)).touch()
+        failed = sum(1 for _ in folder.iterdir())
+        if failed >= limit and stop_reason(sweep_dir) is None:
+            (Path(sweep_dir) / STOP).write_text(
+                f"runner.max_failures={limit} reached: {failed} jobs failed\n"
+            )
+
+
+def clear(sweep_dir):
+    """Forget a previous attempt's stop, failures and running markers (a resumed sweep)."""
+    sweep_dir = Path(sweep_dir)
+    with contextlib.suppress(OSError):
+        (sweep_dir / STOP).unlink(missing_ok=True)
+    for name in (FAILURES, RUNNING):
+        shutil.rmtree(sweep_dir / name, ignore_errors=True)
 
 
 def stop_reason(sweep_dir):

@@ -26,6 +26,7 @@ from runner.records import (
     ordered_row,
     write_csv_atomically,
 )
+from runner.sweeps import single_run
 from runner.sweeps.prepare import prepare_multirun
 from runner.train import RUN_FILES
 
@@ -47,6 +48,11 @@ class SweepRecorder(Callback):
         _active_sweeps.append(sweep_dir)
 
     def on_run_start(self, config, **kwargs):
+        try:
+            single_run.before(config)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(1)
         run_dir = Path(str(config.hydra.run.dir))
         existing = [name for name in RUN_FILES if (run_dir / name).exists()]
         if existing:
@@ -151,10 +157,11 @@ def finish(sweep_dir, top=10):
     path, jobs = write_sweep_summary(sweep_dir)
     if jobs.empty:
         return 0
-    counts = jobs["status"].value_counts()
-    say(
-        f"\nsweep: {len(jobs)} jobs ({', '.join(f'{n} {s}' for s, n in counts.items())}); summary: {relative(path)}"
-    )
+    counts = ", ".join(f"{n} {s}" for s, n in jobs["status"].value_counts().items())
+    reused = int(jobs["reused_from"].notna().sum()) if "reused_from" in jobs else 0
+    if reused:
+        counts += f"; {reused} of them done before and not run again"
+    say(f"\nsweep: {len(jobs)} jobs ({counts}); summary: {relative(path)}")
     if (jobs["status"] == "ok").any():
         by, metric = default_by(jobs), default_metric(jobs)
         table, _ = compare(jobs, by, metric)

@@ -107,11 +107,17 @@ class JobRunner:
         from hydra.core.utils import JobRuntime, JobStatus
 
         from runner import job as job_module
+        from runner.sweeps import reuse
 
         if self.callbacks is None:
             self.callbacks = Callbacks(config)
         JobRuntime.instance().set("name", self.setup.job_name)
         folder = job_folder(config)
+        reused = reuse.before_job(config, folder)
+        if reused is not None:
+            objective = OmegaConf.select(config, "objective", default="val_loss")
+            value = reuse.objective_of(reused, objective)
+            return Outcome(idx, reused["status"], reused.get("message") or "", value)
         folder.mkdir(parents=True, exist_ok=True)
         job_module.last_row.clear()
         with _output_to(folder / LOG_NAME):

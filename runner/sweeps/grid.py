@@ -1,0 +1,120 @@
+"""The grid sweeper's work: Hydra's basic sweep, with every job checked to compose before
+anything is written, what is done already looked up once, and ``runner.dry_run``.
+
+Hydra's basic sweeper writes ``multirun.yaml`` and then validates one batch at a time, so a
+job that does not compose is found after the sweep folder exists (and, for a resumed sweep,
+after its ``multirun.yaml`` was written over). Here all jobs are validated through the
+composition cache first, which costs what Hydra's validation of the same jobs costs.
+"""
+
+from pathlib import Path
+
+from omegaconf import OmegaConf, open_dict
+
+from runner.checks import check_runner
+from runner.progress import say
+from runner.sweeps.compose import cache_for
+from runner.sweeps.prepare import ledger_path, start
+
+
+def sweep(sweeper, arguments):
+    """BasicSweeper.sweep for the runner -> the batches' JobReturns (none for a dry run)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    config = sweeper.config
+    settings = check_runner(config)
+    params = sweeper._parse_config()
+    params.extend(arguments)
+    parser = OverridesParser.create(config_loader=sweeper.hydra_context.config_loader)
+    sweeper.overrides = sweeper.split_arguments(
+        parser.parse_overrides(params), sweeper.max_batch_size
+    )
+    cache = cache_for(sweeper.hydra_context, config)
+    for batch in sweeper.overrides:
+        for overrides in batch:
+            cache.validate(list(overrides))
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    if settings["dry_run"]:
+        say(dry_run(cache, sweeper.overrides, ledger_path(config), settings["resume"]))
+        sweeper.batch_index = len(sweeper.overrides)
+        return []
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    start(config, sweep_dir, settings["resume"])
+    OmegaConf.save(config, sweep_dir / "multirun.yaml")
+    returns, initial_job_idx = [], 0
+    while not sweeper.is_done():
+        batch = sweeper.get_job_batch()
+        results = sweeper.launcher.launch(batch, initial_job_idx=initial_job_idx)
+        for result in results:
+            _ = result.return_value  # raises the job's exception, as Hydra's sweeper does
+        initial_job_idx += len(batch)
+        returns.append(results)
+    return returns
+
+
+def dry_run(cache, batches, ledger, mode):
+    """The jobs of the sweep, each marked run or skip (and why) -> the text to print."""
+    from runner.sweeps import reuse
+    from runner.sweeps.closing import swept
+
+    jobs = [list(overrides) for batch in batches for overrides in batch]
+    known, note = reuse.read_ledger(ledger, dry_run=True) if mode != "never" else (None, None)
+    labels = swept(" ".join(job) for job in jobs)
+    lines, skipped = [], 0
+    for idx, (overrides, label) in enumerate(zip(jobs, labels, strict=True)):
+        key = key_of_job(cache.load(overrides), idx)
+        earlier = reuse.earlier_run(key, mode, ledger, known) if key else None
+        if earlier is None:
+            lines.append(f"  job {idx:>4}  run   {label or ' '.join(overrides)}")
+            continue
+        skipped += 1
+        where = _relative(earlier["run_dir"])
+        lines.append(
+            f"  job {idx:>4}  skip  {label or ' '.join(overrides)}  ({earlier['status']} in {where})"
+        )
+    head = (
+        f"dry run (runner.resume={mode}): {len(jobs)} jobs: {len(jobs) - skipped} would run, "
+        f"{skipped} would be skipped as done; nothing was run or written"
+    )
+    if known is not None and known.unknown:
+        head += f"\n({known.unknown} ledger rows have no run_key and cannot be recognised)"
+    if note:
+        head += f"\n(note: {note})"
+    return "\n".join([head, *lines])
+
+
+def key_of_job(config, idx=None):
+    """The run_key of a job (job number ``idx``; None: a single run) from its full config,
+    resolved as the job itself resolves it (the hydra config set to the job's own), or None
+    if it cannot be resolved here."""
+    from runner.sweeps import reuse
+
+    if idx is not None:
+        with open_dict(config):
+            config.hydra.job.id = config.hydra.job.num = idx
+    resolved = resolved_task(config)
+    return None if resolved is None else reuse.key_of(resolved, Path(str(config.hydra.runtime.cwd)))
+
+
+def resolved_task(config):
+    """The task's part of a job's full config, resolved with the hydra config set to the job's
+    own (as the job resolves it), or None if it cannot be resolved here."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from runner.sweeps.worker import _hydra_part, _task_part
+
+    hydra_config = HydraConfig.instance()
+    previous = hydra_config.cfg
+    try:
+        hydra_config.cfg = _hydra_part(config)
+        return OmegaConf.to_container(_task_part(config), resolve=True)
+    except Exception:  # noqa: BLE001 - unresolvable before the job runs: it runs
+        return None
+    finally:
+        hydra_config.cfg = previous
+
+
+def _relative(path):
+    from runner.job import relative
+
+    return relative(path)

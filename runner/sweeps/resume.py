@@ -1,0 +1,128 @@
+"""``python -m runner --resume SWEEP_DIR [overrides...]``: that sweep's command again, in place.
+
+Hydra has no resume; what it keeps of a sweep is ``multirun.yaml`` in its folder, whose
+``hydra.overrides`` are the command line that started it. Resuming rebuilds that command line
+(``-m``, its hydra overrides with ``hydra.sweep.dir`` pinned to the folder, its task overrides,
+then whatever is typed after the folder) before Hydra parses the arguments. The jobs then
+decide for themselves, as in any sweep (``runner.sweeps.reuse``): a job whose run is ``ok`` in
+its own folder does nothing, the others run again in their folders.
+"""
+
+import re
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+FLAG = "--resume"
+_active = []  # the folder being resumed, for error messages
+
+
+class ResumeError(Exception):
+    """A --resume that cannot be done; the message is the one line the user sees."""
+
+
+def rewrite(args):
+    """Command-line arguments (without the program) -> the arguments Hydra is given."""
+    if not any(a == FLAG or a.startswith(FLAG + "=") for a in args):
+        return args
+    folder, rest = _split(args)
+    sweep_dir = Path(folder).expanduser().absolute()
+    config = _multirun_config(folder, sweep_dir)
+    overrides = OmegaConf.to_container(config.hydra.overrides, resolve=False)  # as typed
+    hydra = [o for o in overrides["hydra"] if not o.startswith(("hydra.mode=", "hydra.sweep.dir="))]
+    front = ["-m"]
+    name = config.hydra.job.get("config_name")
+    if name and name != "config":
+        front += ["--config-name", str(name)]
+    for source in config.hydra.runtime.get("config_sources") or []:
+        if source.get("provider") == "command-line":
+            front += ["--config-dir", str(source.path)]
+    pinned = f"hydra.sweep.dir='{_quoted(str(sweep_dir))}'"
+    rest = [a for a in rest if a not in ("-m", "--multirun")]
+    _active[:] = [folder]
+    return front + hydra + overrides["task"] + rest + [pinned]
+
+
+def resuming():
+    """The folder given to --resume in this process, or None."""
+    return _active[0] if _active else None
+
+
+def _split(args):
+    rest, folder, i = [], None, 0
+    while i < len(args):
+        arg = args[i]
+        if arg == FLAG:
+            if i + 1 >= len(args) or args[i + 1].startswith("-"):
+                raise ResumeError(f"{FLAG} needs a sweep folder: {FLAG} outputs/sweeps/DATE/TIME")
+            folder, i = args[i + 1], i + 2
+            continue
+        if arg.startswith(FLAG + "="):
+            folder = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+        i += 1
+    return folder, rest
+
+
+def _multirun_config(folder, sweep_dir):
+    saved = sweep_dir / "multirun.yaml"
+    if not sweep_dir.is_dir():
+        raise ResumeError(f"{FLAG} {folder}: no such folder")
+    if not saved.is_file():
+        hint = ""
+        if (sweep_dir / ".hydra" / "overrides.yaml").is_file():
+            hint = " (it is one job's or one run's folder; give the sweep folder above it)"
+        raise ResumeError(
+            f"{FLAG} {folder}: not a sweep folder: it has no multirun.yaml, which every sweep "
+            f"folder (outputs/sweeps/DATE/TIME) has{hint}"
+        )
+    try:
+        config = OmegaConf.load(saved)
+        config.hydra.overrides.task  # noqa: B018 - present in every multirun.yaml Hydra writes
+    except Exception as error:  # noqa: BLE001 - damaged or not Hydra's: one line either way
+        raise ResumeError(f"{FLAG} {folder}: {saved.name} cannot be read: {error}") from None
+    return config
+
+
+def _quoted(text):
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def explain(error, folder, args):
+    """A Hydra composition error met while resuming -> one line naming the folder and the
+    override that no longer composes (a config group option renamed since, a key removed)."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    first = lines[0] if lines else type(error).__name__
+    missing = re.search(r"Could not (?:find|load) '([^']+)/([^']+)'", first)
+    options = _available(lines)
+    bad = None
+    if missing:
+        group = missing.group(1).split("/")[-1]
+        bad = next(
+            (a for a in args if a.lstrip("+~").split("=", 1)[0].split("@")[0] == group), None
+        )
+        first = f"no option '{missing.group(2)}' in config group '{missing.group(1)}'"
+        if options:
+            first += f"; available: {', '.join(options)}"
+    else:
+        key = re.search(r"override '([^']+)'", first) or re.search(r"Key '([^']+)'", first)
+        if key:
+            bad = next((a for a in args if a.lstrip("+~").split("=", 1)[0] == key.group(1)), None)
+        detail = next((line for line in lines[1:] if "struct" in line or "append" in line), "")
+        first = first + (f" ({detail.strip()})" if detail else "")
+    where = f"its override {bad} no longer composes" if bad else "its overrides no longer compose"
+    return f"error: {FLAG} {folder}: {where}: {first}; nothing was run"
+
+
+def _available(lines):
+    options, listing = [], False
+    for line in lines:
+        if line.startswith("Available options"):
+            listing = True
+            continue
+        if listing and line.startswith("\t"):
+            options.append(line.strip())
+        elif listing:
+            break
+    return options

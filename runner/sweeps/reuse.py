@@ -1,0 +1,226 @@
+"""Jobs that were run before: recognised by ``run_key`` and pointed at instead of run again.
+
+When a sweep starts, its main process reads the ledger once (``runner.known_runs``) and leaves
+a snapshot of it in the sweep folder (``.known_runs.npz``: every key with the byte offsets of
+its latest ok row and latest row). Each job, wherever a launcher runs it, computes its key from
+its resolved config and looks it up there before it trains; so skipping works under every
+launcher and sweeper, costs a lookup, and two jobs of one sweep never race to reuse each other
+(the snapshot is the ledger as it was when the sweep started). The pool launcher looks a job up
+before Hydra's job bookkeeping (:func:`before_job`), so a job found done there costs about a
+fifth of a forward-only job; the key and resolved config it computed are kept for the job if
+it does run, so a job that runs resolves its config once either way.
+
+A reused job writes only ``summary.csv`` in its folder (and ``.hydra/``, by which the sweep
+summary finds a job folder): the earlier run's row, with
+``reused_from`` (and ``run_dir``) naming the earlier run's folder and this sweep's ``sweep_dir``,
+``job`` and ``overrides``. It appends nothing to the ledger, so the ledger keeps one row per run
+made. A job whose earlier ok run is the one in its own folder (a sweep resumed in place) writes
+nothing at all. A job rerun in a folder that holds an earlier attempt (failed, interrupted)
+first moves that attempt's files to ``attempts/<n>/`` in the folder.
+"""
+
+import contextlib
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner import known_runs
+from runner.records import flatten, write_summary
+from runner.run_key import data_fingerprint, run_key
+
+SNAPSHOT = ".known_runs.npz"
+ATTEMPTS = "attempts"
+_snapshots = {}  # path -> (mtime_ns, Known): a worker process reads the snapshot once
+
+
+def take_snapshot(sweep_dir, ledger, mode):
+    """In the sweep's main process, before any job: -> (Known, a note to print or None).
+
+    The snapshot is written only when the ledger knows some run; a stale one (a resumed sweep's)
+    is removed first, so a job never reads the ledger as it was before."""
+    path = Path(sweep_dir) / SNAPSHOT
+    path.unlink(missing_ok=True)
+    if mode == "never":
+        return None, None
+    known, note = read_ledger(ledger)
+    if len(known.keys):
+        Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+        known.save(path)
+    return known, note
+
+
+def read_ledger(ledger, dry_run=False):
+    """The Known of ``ledger``, an earlier version's ledger upgraded first -> (Known, note).
+    A dry run writes nothing: no index is kept, and an earlier version's ledger is left as it
+    is (none of its runs is recognised until a real sweep upgrades it)."""
+    note = None
+    try:
+        return known_runs.known(ledger, keep_index=not dry_run), None
+    except known_runs.LayoutError:
+        if dry_run:
+            note = (
+                f"{ledger} is an earlier version's ledger, without run keys: the first sweep "
+                "that is not a dry run fills them in; until then no run of it is recognised"
+            )
+            return summarise_nothing(), note
+        counts = known_runs.upgrade(ledger, Path.cwd())  # relative data paths start here
+        if counts is not None:
+            note = known_runs.upgrade_note(ledger, counts)
+    return known_runs.known(ledger), note
+
+
+def summarise_nothing():
+    return known_runs.summarise(known_runs.scan_of_nothing())
+
+
+def key_of(resolved, base_dir):
+    """A job's run_key from its resolved config (plain containers)."""
+    scalars = flatten(resolved)
+    return run_key(scalars, data_fingerprint(scalars, base_dir))
+
+
+def earlier_run(key, mode, ledger, known):
+    """The ledger row of the run a job with ``key`` reuses, or None: run the job.
+
+    The row must carry ``key`` (a ledger rewritten since the snapshot is read again) and its
+    folder must still exist (a deleted run is run again rather than pointed at)."""
+    offset = known.offset(key, mode) if known is not None else None
+    if offset is None:
+        return None
+    row = _row(ledger, offset)
+    if row.get("run_key") != key:
+        fresh, _ = read_ledger(ledger)
+        offset = fresh.offset(key, mode)
+        row = _row(ledger, offset) if offset is not None else {}
+        if row.get("run_key") != key:
+            return None
+    run_dir = row.get("run_dir")
+    return row if run_dir and Path(run_dir).is_dir() else None
+
+
+def _row(ledger, offset):
+    try:
+        return known_runs.row_at(ledger, offset)
+    except (OSError, StopIteration, UnicodeDecodeError):
+        return {}
+
+
+def snapshot_of(sweep_dir):
+    """The sweep's snapshot as this process last read it, or None if the sweep has none."""
+    path = Path(sweep_dir) / SNAPSHOT
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    cached = _snapshots.get(path)
+    if cached is None or cached[0] != mtime:
+        try:
+            cached = _snapshots[path] = (mtime, known_runs.Known.load(path))
+        except (OSError, ValueError, KeyError):
+            return None
+    return cached[1]
+
+
+def reuse(earlier, ctx):
+    """Point this job at the earlier run -> the row the job reports (earlier row, this job's
+    place in this sweep)."""
+    if _same_folder(earlier["run_dir"], ctx.run_dir):
+        return dict(earlier)
+    row = {
+        **earlier,
+        "reused_from": earlier["run_dir"],
+        "sweep_dir": ctx.sweep_dir,
+        "job": ctx.job,
+        "overrides": ctx.overrides,
+    }
+    write_summary(ctx.run_dir, row)
+    return row
+
+
+def _same_folder(a, b):
+    with contextlib.suppress(OSError):
+        return Path(a).resolve() == Path(b).resolve()
+    return False
+
+
+def set_aside_earlier_attempt(run_dir, names):
+    """Move an earlier attempt's files (``names`` present in ``run_dir``) to
+    ``run_dir/attempts/<n>/`` -> that folder, or None if there was none."""
+    run_dir = Path(run_dir)
+    present = [run_dir / name for name in names if (run_dir / name).exists()]
+    if not present:
+        return None
+    attempts = run_dir / ATTEMPTS
+    number = 1 + max((int(p.name) for p in attempts.glob("*") if p.name.isdigit()), default=0)
+    target = attempts / str(number)
+    target.mkdir(parents=True)
+    for path in present:
+        shutil.move(str(path), target / path.name)
+    return target
+
+
+def objective_of(row, name):
+    """The objective a reused job returns to its sweeper, from the earlier row's text."""
+    try:
+        value = float(row.get(name) or "nan")
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+_prechecked = {}  # run folder -> (key, resolved config): looked up by the pool, not reused
+
+
+def before_job(config, folder):
+    """The pool's look-up, before Hydra's job bookkeeping (``.hydra/`` files, callbacks, the
+    task): a job found done costs its key and one summary row, nothing else. -> the reused
+    row, or None (then the job runs, and finds its key and resolved config kept for it)."""
+    from omegaconf import OmegaConf, open_dict, read_write
+
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    known = snapshot_of(sweep_dir)
+    mode = OmegaConf.select(config, "runner.resume", default="auto")
+    if known is None or mode not in ("auto", "all"):
+        return None
+    from runner.sweeps.grid import resolved_task
+
+    with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+        config.hydra.runtime.output_dir = str(Path(folder).absolute())  # as run_job sets it
+    resolved = resolved_task(config)
+    if resolved is None:
+        return None
+    base_dir = Path(str(config.hydra.runtime.cwd))
+    key = key_of(resolved, base_dir)
+    ledger = Path(str(resolved["paths"]["ledger"])).expanduser()
+    ledger = ledger if ledger.is_absolute() else base_dir / ledger
+    earlier = earlier_run(key, mode, ledger, known)
+    if earlier is None:
+        _prechecked[str(Path(folder).absolute())] = (key, resolved)
+        return None
+    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
+    place = _Place(
+        folder, str(sweep_dir.absolute()), int(config.hydra.job.num), " ".join(overrides)
+    )
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    row = reuse(earlier, place)
+    if not _same_folder(earlier["run_dir"], folder):
+        from runner.sweeps.yaml_files import to_yaml
+
+        hydra_dir = Path(folder) / ".hydra"  # what the sweep summary finds a job folder by
+        hydra_dir.mkdir(parents=True, exist_ok=True)
+        (hydra_dir / "overrides.yaml").write_text(to_yaml(config.hydra.overrides.task))
+    return row
+
+
+def prechecked(run_dir):
+    """(key, resolved config) the pool found for this job before it ran, or None."""
+    return _prechecked.pop(str(Path(run_dir).absolute()), None)
+
+
+@dataclass
+class _Place:
+    run_dir: object
+    sweep_dir: str
+    job: int
+    overrides: str
