@@ -113,7 +113,7 @@ def test_compare_on_real_runs_including_a_failed_one(tmp_path):
     table = pd.read_csv(tmp_path / "table.csv")
     assert sorted(table["model"]) == ["dense2", "linear"]
     assert table["val_accuracy_mean"].is_monotonic_decreasing  # best first
-    assert list(table["runs"]) == [2, 2]
+    assert list(table["n"]) == [2, 2]
     assert "not averaged: 1 runs" in result.stdout and "optimizer.learning_rate=-1" in result.stdout
 
 

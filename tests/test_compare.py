@@ -32,7 +32,7 @@ def test_groups_average_over_seeds_and_sort_best_first(tmp_path):
     assert list(table["optimizer.learning_rate"]) == [0.1, 0.01, 1.0]
     assert table["val_accuracy_mean"].iloc[0] == pytest.approx(0.85)
     assert table["val_accuracy_std"].iloc[0] == pytest.approx(pd.Series([0.8, 0.9]).std())
-    assert list(table["runs"]) == [2, 2, 1]
+    assert list(table["n"]) == [2, 2, 1]
     assert list(table["not_ok"]) == [0, 0, 1]
     assert list(not_ok["run_id"]) == ["1.0-1"]  # listed, not averaged
 
@@ -56,7 +56,7 @@ def test_cli_prints_table_and_writes_csv(tmp_path, capsys):
     out = tmp_path / "table.csv"
     assert main([str(_runs(tmp_path)), "--metric", "val_accuracy", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "ranked by val_accuracy (higher is better)" in printed
+    assert "ranked by val_accuracy at the last epoch (higher is better)" in printed
     assert "not averaged: 1 runs" in printed
     assert pd.read_csv(out)["optimizer.learning_rate"].tolist() == [0.1, 0.01, 1.0]
 

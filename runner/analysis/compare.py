@@ -1,22 +1,23 @@
 """``python -m runner.compare``: many runs -> one table, grouped, averaged over seeds, best first."""
 
 import argparse
+import difflib
+import math
 import os
-import re
-import shlex
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from runner.analysis import grouping, query, stats
+from runner.analysis.grouping import GROUP_CHOICES
 from runner.records import UNRECORDED, read_runs
 
 METRICS = ["val_accuracy", "val_loss", "train_accuracy", "train_loss"]
 CURVE_METRICS = set(METRICS)  # columns of metrics.csv that make a curve
-GROUP_CHOICES = ["model", "data", "loss", "optimizer"]
-NOT_GROUPABLE = {"seed", "hydra", "paths"}  # overrides that never define a group
-PRESENTATION = {"trainer.plots", "trainer.progress", "trainer.log_every"}  # change what a run shows
 DEFAULT_LEDGER = Path("outputs") / "runs.csv"
+TEXT_COLUMNS = {"run_id": str, "run_key": str, "reused_from": str, "run_dir": str}
 
 
 class CompareError(Exception):
@@ -29,7 +30,7 @@ def load_runs(sources):
     for source in sources or [DEFAULT_LEDGER]:
         for path in _csv_files(Path(source)):
             try:
-                frame = read_runs(path)
+                frame = read_runs(path, dtype=TEXT_COLUMNS)  # a key of digits stays text
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
                 raise CompareError(f"{path} is not a readable CSV file ({error})") from None
             if "status" not in frame.columns:
@@ -63,46 +64,6 @@ def _csv_files(source):
     raise CompareError(f"no such file or folder: {source}")
 
 
-def default_by(runs):
-    """The groups a user means: the keys they overrode (except seed) whose values differ
-    between the runs that finished ok."""
-    ok = runs[runs["status"] == "ok"]
-    keys = []
-    for overrides in ok.get("overrides", pd.Series(dtype=object)).dropna():
-        for key in overridden_keys(overrides):
-            groupable = (
-                key.split(".")[0] not in NOT_GROUPABLE
-                and key not in PRESENTATION
-                and not key.endswith(".name")
-            )
-            if key not in keys and groupable and "/" not in key:
-                keys.append(key)
-    by = [k for k in keys if k in ok.columns and ok[k].nunique(dropna=False) > 1]
-    return by or [c for c in GROUP_CHOICES if c in runs.columns][:1]
-
-
-# A key at the start of the overrides or after a space: `model=..`, `+a.b=..`, `~x`, `g@pkg=..`.
-_OVERRIDE_KEY = re.compile(r"(?:^|\s)[+~]{0,2}([A-Za-z_][\w.\-/@]*)(?==|\s|$)")
-
-
-def overridden_keys(overrides):
-    """The keys named in a ledger's ``overrides`` text. Shell-style quoting is honoured where
-    it parses; where it does not (Hydra's ``+note='it\\'s'``), keys are found by their shape,
-    so one odd value never breaks the reading of a whole ledger."""
-    try:
-        items = shlex.split(str(overrides))
-    except ValueError:
-        return _OVERRIDE_KEY.findall(str(overrides))
-    return [_OVERRIDE_KEY.findall(item)[0] for item in items if _OVERRIDE_KEY.match(item)]
-
-
-def default_metric(runs):
-    for metric in METRICS:
-        if metric in runs.columns and runs[metric].notna().any():
-            return metric
-    raise CompareError("the runs have no metric values yet (every run failed?)")
-
-
 UNRECORDED_NOTE = (
     "of these jobs left no record of their own (killed by SIGKILL or out of memory?): "
     "their rows come from the sweep summary, marked failed, and no ledger row exists"
@@ -120,32 +81,131 @@ def higher_is_better(metric):
     return "acc" in metric
 
 
-def compare(runs, by, metric):
-    """-> (table of ok runs per group, best first; DataFrame of runs that did not finish ok)."""
-    for column in [*by, metric]:
+def default_by(runs):
+    """The config keys that tell the ok runs' groups apart (see ``grouping.default_by``); when
+    every run shares one config, its model choice, so the table has one row."""
+    return grouping.default_by(runs) or [c for c in GROUP_CHOICES if c in runs.columns][:1]
+
+
+def default_metric(runs):
+    metric = grouping.default_metric(runs)
+    if metric is None:
+        raise CompareError("the runs have no metric values yet (every run failed?)")
+    return metric
+
+
+def check_columns(runs, columns, option):
+    for column in columns:
         if column not in runs.columns:
-            raise CompareError(
-                f"no column '{column}' in the runs; columns include: {', '.join(_useful_columns(runs))}"
+            close = difflib.get_close_matches(column, list(runs.columns), n=3, cutoff=0.6)
+            hint = (
+                f"did you mean {', '.join(close)}?"
+                if close
+                else (f"columns include: {', '.join(_useful_columns(runs))}")
             )
+            raise CompareError(f"{option} {column}: no column '{column}' in the runs; {hint}")
+
+
+def compare(runs, by, metric, level=0.95, method="t", at="last", seed=0):
+    """-> (table of ok runs per group, best first; DataFrame of runs that did not finish ok).
+
+    Each group has ``n``, the mean and std of ``metric`` and the ``level`` confidence interval
+    of the mean (``_low``, ``_high``; Student's t, or the BCa bootstrap), and ``vs_best``:
+    ``best``, ``tied`` (a test on the runs cannot tell it from the best at ``level``; its
+    p-value in ``p_value``), empty (worse), or ``n=1`` (one run: nothing to tell).
+    """
+    check_columns(runs, by, "--by")
+    check_columns(runs, [metric], "--metric")
     ok = runs[runs["status"] == "ok"]
+    _check_numeric(ok, metric)
+    values, _ = grouping.values_at(ok, metric, at)
     others = [m for m in METRICS if m in runs.columns and m != metric]
     extra = [*others, *(["seconds"] if "seconds" in runs.columns else [])]
-    numeric = ok[[metric, *extra]].apply(pd.to_numeric, errors="coerce")
-    grouped = pd.concat([ok[by], numeric], axis=1).groupby(by, dropna=False, sort=False)
-    table = grouped[metric].agg(["count", "mean", "std"])
-    table.columns = ["runs", f"{metric}_mean", f"{metric}_std"]
+    frame = ok[by].copy()
+    frame["_value"] = values
     for column in extra:
-        table[f"{column}_mean"] = grouped[column].mean()
+        frame[column] = pd.to_numeric(ok[column], errors="coerce")
+    grouped = frame.groupby(by, dropna=False, sort=False)
+    table = grouped["_value"].agg(["count", "mean", "std"]).reset_index()
+    table.columns = [*by, "n", f"{metric}_mean", f"{metric}_std"]
+    for column in extra:
+        table[f"{column}_mean"] = grouped[column].mean().to_numpy()
+    if table.empty:
+        for column in (f"{metric}_low", f"{metric}_high", "not_ok", "vs_best", "p_value"):
+            table[column] = []
+        return table, runs[runs["status"] != "ok"]
+    samples, seeds = _per_group(grouped.ngroup().to_numpy(), len(table), values, ok)
+    low, high = stats.intervals(samples, level=level, method=method, seed=seed)
+    table.insert(len(by) + 3, f"{metric}_low", low)
+    table.insert(len(by) + 4, f"{metric}_high", high)
     not_ok = runs[runs["status"] != "ok"]
-    table["not_ok"] = (
-        not_ok.groupby(by, dropna=False).size().reindex(table.index).fillna(0).astype(int)
-        if len(not_ok)
-        else 0
+    table["not_ok"] = 0
+    if len(not_ok) and len(table):
+        counts = not_ok.groupby(by, dropna=False).size().rename("_not_ok").reset_index()
+        table = table.merge(counts, on=by, how="left")
+        table["not_ok"] = table.pop("_not_ok").fillna(0).astype(int)
+    order = (
+        table[f"{metric}_mean"]
+        .sort_values(ascending=not higher_is_better(metric), na_position="last", kind="stable")
+        .index
     )
-    table = table.sort_values(
-        f"{metric}_mean", ascending=not higher_is_better(metric), na_position="last"
+    table = table.loc[order].reset_index(drop=True)
+    samples = [samples[i] for i in order]
+    seeds = [seeds[i] for i in order]
+    table["vs_best"], table["p_value"] = _against_best(
+        samples, seeds, table[f"{metric}_low"], table[f"{metric}_high"], level
     )
-    return table.reset_index(), not_ok
+    return table, not_ok
+
+
+def _per_group(codes, groups, values, ok):
+    """Each group's values (NaN left out) and the seeds they came from, in table order."""
+    values = values.to_numpy(dtype=float)
+    seed_column = ok["seed"].to_numpy() if "seed" in ok else np.arange(len(ok))
+    order = np.argsort(codes, kind="stable")
+    cuts = np.searchsorted(codes[order], np.arange(1, groups))
+    samples, seeds = [], []
+    for part in np.split(order, cuts):
+        present = part[~np.isnan(values[part])]
+        samples.append(values[present])
+        seeds.append(seed_column[present])
+    return samples, seeds
+
+
+def _against_best(samples, seeds, low, high, level):
+    """Per group: "best", "tied" (its interval overlaps the best one's and a test on the runs
+    cannot tell them apart at ``level``), "" (worse) or "n=1", with the test's p-value."""
+    verdicts, p_values = [], []
+    for i, (values, seed_values) in enumerate(zip(samples, seeds, strict=True)):
+        if i == 0:
+            verdicts.append("best" if len(values) else "")
+            p_values.append(math.nan)
+            continue
+        if len(values) < 2 or len(samples[0]) < 2:
+            verdicts.append(f"n={len(values)}" if len(values) < 2 else "")
+            p_values.append(math.nan)
+            continue
+        if high.iloc[i] < low.iloc[0] or low.iloc[i] > high.iloc[0]:  # apart: no test needed
+            verdicts.append("")
+            p_values.append(math.nan)
+            continue
+        p, _ = stats.difference_test(samples[0], values, seeds[0], seed_values)
+        verdicts.append("tied" if p >= 1 - level else "")
+        p_values.append(p)
+    return verdicts, p_values
+
+
+def _check_numeric(ok, metric):
+    """A metric cell that is neither empty nor a number is named, not silently dropped."""
+    column = ok[metric]
+    numeric = pd.to_numeric(column, errors="coerce")
+    bad = column.notna() & numeric.isna() & (column.astype(str).str.strip() != "")
+    if bad.any():
+        where = ok.loc[bad, "run_id"] if "run_id" in ok else ok.index[bad]
+        pairs = list(zip(where.index, where, strict=True))[:5]
+        shown = ", ".join(f"{name} ({column[i]!r})" for i, name in pairs)
+        more = f" and {int(bad.sum()) - 5} more" if bad.sum() > 5 else ""
+        raise CompareError(f"--metric {metric}: not a number in runs {shown}{more}")
 
 
 def group_label(key, by):
@@ -228,11 +288,11 @@ def add_selection_arguments(parser):
     )
     parser.add_argument(
         "--by",
-        help="comma-separated columns to group on, e.g. model,optimizer.learning_rate (default: the keys you overrode, except seed)",
+        help="comma-separated columns to group on, e.g. model,optimizer.learning_rate (default: every config key that differs, except seed)",
     )
     parser.add_argument(
         "--metric",
-        help="column to rank by (default: val_accuracy, else val_loss); losses rank low first, accuracies high first",
+        help="column to rank by (default: val_accuracy for classification, val_loss for regression); losses rank low first, accuracies high first",
     )
     parser.add_argument(
         "--pivot",
@@ -240,57 +300,329 @@ def add_selection_arguments(parser):
         metavar=("ROW", "COL"),
         help="also show the metric as a ROW x COL grid, e.g. optimizer.learning_rate model.width",
     )
+    parser.add_argument(
+        "--where",
+        metavar="EXPR",
+        help="keep the runs for which EXPR holds (pandas query syntax, dotted names allowed), e.g. \"model == 'dense3' and optimizer.learning_rate < 0.05\"",
+    )
+    parser.add_argument("--since", metavar="DATE", help="keep runs started on or after DATE")
+    parser.add_argument("--status", help="keep runs of these statuses, e.g. ok or failed,diverged")
+    parser.add_argument("--last", type=int, metavar="N", help="keep the N runs started last")
+    parser.add_argument(
+        "--all-repeats",
+        action="store_true",
+        help="count every run, also repeats of the same experiment (same run_key); by default one run per key counts",
+    )
 
 
 def select(args):
-    """Parsed selection arguments -> (runs, by, metric); raises CompareError."""
-    runs = load_runs(args.sources)
-    by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else default_by(runs)
+    """Parsed selection arguments -> (runs, by, metric) over all sources; raises CompareError."""
+    runs, _ = selected_runs(args)
+    by = _listed(args.by) or default_by(runs)
     return runs, by, args.metric or default_metric(runs)
+
+
+def selected_runs(args):
+    """The sources' runs filtered as asked -> (runs, repeats of an experiment left out)."""
+    runs = load_runs(args.sources)
+    try:
+        if args.where:
+            runs = query.where(runs, args.where)
+        if args.since:
+            runs = query.since(runs, args.since)
+        if args.status:
+            runs = query.status(runs, args.status)
+        if args.last:
+            runs = query.last(runs, args.last)
+    except query.QueryError as error:
+        raise CompareError(str(error)) from None
+    if runs.empty:
+        raise CompareError("no runs are left after --where/--since/--status/--last")
+    if args.all_repeats:
+        return runs.reset_index(drop=True), 0
+    runs, repeats = grouping.one_per_experiment(runs)
+    return runs.reset_index(drop=True), repeats
+
+
+def _listed(text):
+    return [c.strip() for c in text.split(",") if c.strip()] if text else []
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m runner.compare",
-        description="Group runs, average over seeds and sort best first.",
+        description="Group runs, average over seeds with confidence intervals, and sort best "
+        "first, a section per dataset, task and objective.",
     )
     add_selection_arguments(parser)
-    parser.add_argument("--out", help="also write the table to this CSV file")
+    parser.add_argument(
+        "--ci",
+        type=float,
+        default=0.95,
+        help="confidence level of the intervals and tests (default 0.95)",
+    )
+    parser.add_argument(
+        "--ci-method",
+        choices=stats.METHODS,
+        default="t",
+        help="t: Student's t interval (right at 3-5 seeds; the default); bootstrap: BCa, seeded, for skewed metrics and 20 or more seeds",
+    )
+    parser.add_argument(
+        "--at",
+        choices=("last", "best"),
+        default="last",
+        help="the metric at the last epoch (default) or at the epoch of lowest val_loss (from metrics.csv)",
+    )
+    parser.add_argument(
+        "--seeds-needed",
+        action="store_true",
+        help="estimate how many seeds would tell the top two groups apart at the current spread",
+    )
+    parser.add_argument(
+        "--diff",
+        nargs=2,
+        metavar=("A", "B"),
+        help="show what differs between two runs (run folders, run_ids or run_keys)",
+    )
+    parser.add_argument(
+        "--only-changed",
+        action="store_true",
+        help="hide the table's columns that are the same in every row",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="how to print the tables: text (default), csv, json, markdown",
+    )
+    parser.add_argument(
+        "--out", help="also write the tables to this file (csv, or json/markdown by --format)"
+    )
     parser.add_argument(
         "--plot",
         metavar="FILE.png",
         help="draw the groups' validation curves (mean line, min-max band over runs); with --pivot, the grid as a heatmap",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0 < args.ci < 1:
+        parser.error(f"--ci {args.ci}: a level between 0 and 1, e.g. 0.9")
+    return args
+
+
+FORMATS = ("text", "csv", "json", "markdown")
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
-        runs, by, metric = select(args)
-        table, not_ok = compare(runs, by, metric)
-        grid = pivot(runs, *args.pivot, metric) if args.pivot else None
+        if args.diff:
+            print(diff(load_runs(args.sources), *args.diff))
+            return 0
+        runs, repeats = selected_runs(args)
+        results = []
+        for title, part in grouping.sections(runs):
+            by = _listed(args.by) or default_by(part)
+            metric = args.metric or default_metric(part)
+            table, not_ok = compare(part, by, metric, args.ci, args.ci_method, args.at)
+            results.append((title, part, by, metric, table, not_ok))
+        grid = pivot(runs, *args.pivot, results[0][3]) if args.pivot else None
     except CompareError as error:
         print(f"compare: {error}", file=sys.stderr)
         return 2
-    order = "higher" if higher_is_better(metric) else "lower"
-    print(f"{len(runs)} runs, grouped by {', '.join(by)}; ranked by {metric} ({order} is better)\n")
-    print(format_table(table))
-    if len(not_ok):
-        print(f"\nnot averaged: {len(not_ok)} runs did not finish ok")
-        print(format_not_ok(not_ok))
+    if args.format == "text":
+        _print_text(results, args, repeats, len(runs))
+    else:
+        print(render(results, args.format, args.only_changed), end="")
     unrecorded = count_unrecorded(runs)
-    if unrecorded:
+    if unrecorded and args.format == "text":
         print(f"\nnote: {unrecorded} {UNRECORDED_NOTE}")
     if grid is not None:
-        print(f"\n{metric} (mean over ok runs), {args.pivot[0]} x {args.pivot[1]}:")
+        print(f"\n{results[0][3]} (mean over ok runs), {args.pivot[0]} x {args.pivot[1]}:")
         print(grid.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
     if args.out:
-        table.to_csv(args.out, index=False)
-        print(f"\ntable written to {args.out}")
+        fmt = args.format if args.format in ("json", "markdown") else "csv"
+        Path(args.out).write_text(render(results, fmt, args.only_changed))
+        if args.format == "text":
+            print(f"\ntable written to {args.out}")
     if args.plot:
-        return _plot(args.plot, runs, by, metric, grid)
+        title, part, by, metric, *_ = results[0]
+        return _plot(args.plot, part, by, metric, grid)
     return 0
+
+
+def _print_text(results, args, repeats, total):
+    level = f"{args.ci:.0%}"
+    method = "t" if args.ci_method == "t" else "BCa bootstrap"
+    counted = f"{total} runs" + (
+        f" ({repeats} repeats of the same experiments not counted; --all-repeats counts them)"
+        if repeats
+        else ""
+    )
+    print(counted)
+    for title, _part, by, metric, table, not_ok in results:
+        order = "higher" if higher_is_better(metric) else "lower"
+        at = "at the epoch of lowest val_loss" if args.at == "best" else "at the last epoch"
+        if len(results) > 1 or title:
+            print(f"\n== {title} ==")
+        print(
+            f"grouped by {', '.join(by)}; ranked by {metric} {at} ({order} is better); "
+            f"± is the {level} {method} interval of the mean; tied: not told apart from the best at {level}\n"
+        )
+        print(format_groups(table, by, metric, args.only_changed))
+        if args.seeds_needed:
+            print(_seeds_needed(table, _part, by, metric, args))
+        if len(not_ok):
+            print(f"\nnot averaged: {len(not_ok)} runs did not finish ok")
+            print(format_not_ok(not_ok))
+
+
+def format_groups(table, by, metric, only_changed=False, digits=4):
+    """The group table as a person reads it: keys, n, the metric as mean ± half the interval,
+    the other metrics' means, and who is tied with the best."""
+    if table.empty:
+        return "(no runs finished ok)"
+    shown = table[by].copy()
+    shown["n"] = table["n"]
+    shown[metric] = [
+        _with_interval(m, lo, hi, digits)
+        for m, lo, hi in zip(
+            table[f"{metric}_mean"], table[f"{metric}_low"], table[f"{metric}_high"], strict=True
+        )
+    ]
+    for column in [*METRICS, "seconds"]:
+        if column != metric and f"{column}_mean" in table:
+            shown[column] = table[f"{column}_mean"]
+    if table["not_ok"].any():
+        shown["not_ok"] = table["not_ok"]
+    shown["vs best"] = [
+        f"tied (p={p:.2g})" if verdict == "tied" else verdict
+        for verdict, p in zip(table["vs_best"], table["p_value"], strict=True)
+    ]
+    if only_changed:
+        keep = [
+            c for c in shown.columns if c in ("n", metric) or shown[c].nunique(dropna=False) > 1
+        ]
+        shown = shown[keep]
+    return format_table(shown, digits)
+
+
+def _with_interval(mean, low, high, digits):
+    if mean != mean:
+        return "-"
+    if low != low:  # one run: no interval
+        return f"{mean:.{digits}g} (n=1)"
+    half = (high - low) / 2
+    return f"{mean:.{digits}g} ± {half:.2g}"
+
+
+def _seeds_needed(table, runs, by, metric, args):
+    if len(table) < 2:
+        return "\nseeds needed: there is one group; nothing to tell apart"
+    ok = runs[runs["status"] == "ok"]
+    values, _ = grouping.values_at(ok, metric, args.at)
+    groups = []
+    for i in (0, 1):
+        match = pd.Series(True, index=ok.index)
+        for column in by:
+            key = table[column].iloc[i]
+            match &= ok[column].isna() if key != key else ok[column] == key
+        groups.append(values[match].dropna().to_numpy())
+    needed = stats.seeds_needed(groups[0], groups[1], args.ci)
+    names = [group_label(tuple(table[by].iloc[i]), by) for i in (0, 1)]
+    if needed is None:
+        return f"\nseeds needed: {names[0]} and {names[1]} show no gap to estimate from (n={len(groups[0])}, {len(groups[1])})"
+    return (
+        f"\nseeds needed: about {needed} per group to tell {names[0]} from {names[1]} "
+        f"at {args.ci:.0%} with {stats.POWER:.0%} power, if the gap and spread are what "
+        f"{len(groups[0])} and {len(groups[1])} runs show"
+    )
+
+
+def render(results, fmt, only_changed=False):
+    """The tables of every section in a machine-readable format, a ``section`` column first."""
+    frames = []
+    for title, _part, by, _metric, table, _not_ok in results:  # noqa: B007 - _metric is used
+        frame = table.copy()
+        if only_changed:
+            frame = frame[
+                [c for c in frame.columns if c not in by or frame[c].nunique(dropna=False) > 1]
+            ]
+        frame.insert(0, "section", title)
+        frame.insert(1, "metric", _metric)
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True, sort=False)
+    if fmt == "csv":
+        return table.to_csv(index=False)
+    if fmt == "json":
+        return table.to_json(orient="records", indent=1) + "\n"
+    return _markdown(table)
+
+
+def _markdown(table):
+    def cell(value):
+        if isinstance(value, float):
+            return "" if value != value else f"{value:.4g}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += [
+        "| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def diff(runs, a, b):
+    """What differs between two runs: the config keys whose values differ, then the metrics."""
+    try:
+        first, second = query.find_run(runs, a), query.find_run(runs, b)
+    except query.QueryError as error:
+        raise CompareError(str(error)) from None
+    keys = [
+        c
+        for c in grouping.config_columns(runs)
+        if (grouping.groupable(c) or c == "seed") and not _same(first.get(c), second.get(c))
+    ]
+    lines = [f"A: {_describe(first)}", f"B: {_describe(second)}", ""]
+    if keys:
+        frame = pd.DataFrame(
+            {"key": keys, "A": [first.get(k) for k in keys], "B": [second.get(k) for k in keys]}
+        )
+        lines += [f"{len(keys)} config keys differ:", frame.to_string(index=False, na_rep="-")]
+    else:
+        lines.append(
+            "the configs are the same (the run_key says so too)"
+            if first.get("run_key") == second.get("run_key")
+            else "the configs are the same"
+        )
+    metrics = [
+        m
+        for m in [*METRICS, "best_val_loss", "best_val_accuracy", "epochs_done", "seconds"]
+        if m in runs
+    ]
+    frame = pd.DataFrame(
+        {
+            "metric": metrics,
+            "A": [pd.to_numeric(first.get(m), errors="coerce") for m in metrics],
+            "B": [pd.to_numeric(second.get(m), errors="coerce") for m in metrics],
+        }
+    )
+    frame["B - A"] = frame["B"] - frame["A"]
+    lines += ["", frame.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")]
+    return "\n".join(lines)
+
+
+def _same(x, y):
+    missing = lambda v: v is None or (isinstance(v, float) and v != v)  # noqa: E731
+    if missing(x) or missing(y):
+        return missing(x) and missing(y)
+    return str(x) == str(y) or (
+        pd.to_numeric(x, errors="coerce") == pd.to_numeric(y, errors="coerce")
+    )
+
+
+def _describe(row):
+    parts = [str(row.get(c)) for c in ("run_id", "status") if c in row]
+    return " ".join(parts) + f"  {row.get('run_dir', '')}"
 
 
 def _plot(path, runs, by, metric, grid):

@@ -19,7 +19,7 @@ def best_groups(table, by, metric, width=WIDTH):
         return "(no runs finished ok)"
     names = _short_names(by)
     shown = pd.DataFrame({names[key]: table[key].map(_cell) for key in by})
-    shown["runs"] = table["runs"].astype(int)
+    shown["runs"] = table["n"].astype(int)
     shown[metric] = [
         _mean_std(m, s)
         for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"], strict=True)

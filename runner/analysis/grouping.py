@@ -1,0 +1,144 @@
+"""Which runs are compared with which: sections that never mix datasets, tasks or objectives,
+groups by every config key that differs, one run per experiment (``run_key``), and the value a
+run is ranked by (at its last epoch, or at its best one)."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from runner.records import RUN_COLUMNS
+
+GROUP_CHOICES = ["model", "data", "loss", "optimizer"]
+REGRESSION_LOSSES = {"mse", "mae"}
+# Config keys that never define a group: the seed is what a group averages over; the others
+# change what a run shows or where it writes (the run key leaves them out too).
+NOT_GROUPING = ("seed", "paths", "runner", "hydra")
+PRESENTATION = {"trainer.plots", "trainer.progress", "trainer.log_every"}
+
+
+class GroupingError(Exception):
+    """Reported as one line by the command."""
+
+
+def task_of(runs):
+    """Per run: "regression" (a regression loss) or "classification"."""
+    loss = runs.get("loss", pd.Series("", index=runs.index)).astype(str)
+    return loss.map(lambda name: "regression" if name in REGRESSION_LOSSES else "classification")
+
+
+def sections(runs):
+    """[(title, runs)]: one per dataset, task and objective, biggest first; a ledger of one
+    kind gives one section."""
+    keys = pd.DataFrame(
+        {
+            "data": _column(runs, "data"),
+            "task": task_of(runs),
+            "objective": _column(runs, "objective"),
+        },
+        index=runs.index,
+    )
+    found = []
+    for values, part in keys.groupby(list(keys.columns), dropna=False, sort=False):
+        data, task, objective = (_text(v) for v in values)
+        title = " · ".join(
+            p
+            for p in (
+                f"data={data}" if data else "",
+                task,
+                f"objective={objective}" if objective else "",
+            )
+            if p
+        )
+        found.append((title, runs.loc[part.index]))
+    return sorted(found, key=lambda item: -len(item[1]))
+
+
+def _column(runs, name):
+    if name in runs:
+        return runs[name].astype(object).where(runs[name].notna(), "")
+    return pd.Series("", index=runs.index, dtype=object)
+
+
+def _text(value):
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def default_metric(runs):
+    """val_accuracy for classification, val_loss for regression, else what there is."""
+    task = task_of(runs).iloc[0] if len(runs) else "classification"
+    preferred = ["val_loss", "train_loss"] if task == "regression" else []
+    for metric in [*preferred, "val_accuracy", "val_loss", "train_accuracy", "train_loss"]:
+        if metric in runs.columns and pd.to_numeric(runs[metric], errors="coerce").notna().any():
+            return metric
+    return None
+
+
+def config_columns(runs):
+    """The columns that hold a config value: the group choices and every flattened key."""
+    leading = set(RUN_COLUMNS) - set(GROUP_CHOICES)
+    return [c for c in runs.columns if c not in leading and not c.startswith("best_")]
+
+
+def groupable(column):
+    head = column.split(".")[0]
+    return head not in NOT_GROUPING and column not in PRESENTATION
+
+
+def default_by(runs):
+    """Every config key whose value differs between the ok runs, minus those another chosen key
+    already decides (``model`` decides ``model.layers.1.units``): what tells the groups apart."""
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    chosen = []
+    candidates = [c for c in GROUP_CHOICES if c in ok] + [
+        c for c in config_columns(ok) if c not in GROUP_CHOICES
+    ]
+    for column in candidates:
+        if not groupable(column) or ok[column].nunique(dropna=False) < 2:
+            continue
+        if chosen and ok.groupby(chosen, dropna=False)[column].nunique(dropna=False).max() <= 1:
+            continue  # decided by the keys chosen so far
+        chosen.append(column)
+    return chosen
+
+
+def one_per_experiment(runs):
+    """-> (runs with one row per run_key, how many repeats were left out). The row kept is the
+    latest ok one, else the latest; runs without a key (an earlier version's) are all kept."""
+    if "run_key" not in runs or runs["run_key"].isna().all():
+        return runs, 0
+    keyed = runs["run_key"].notna() & (runs["run_key"].astype(str) != "")
+    order = pd.DataFrame(
+        {
+            "ok": runs.get("status", pd.Series("", index=runs.index)) == "ok",
+            "started": runs.get("started_at", pd.Series("", index=runs.index)).astype(str),
+        }
+    ).sort_values(["ok", "started"], kind="stable")
+    ordered = runs.loc[order.index]
+    latest = ordered[keyed.loc[order.index]].drop_duplicates("run_key", keep="last")
+    kept = pd.concat([latest, runs[~keyed]]).sort_index()
+    return kept, len(runs) - len(kept)
+
+
+def values_at(runs, metric, at):
+    """The value each run is ranked by: its last logged ``metric`` ("last"), or ``metric`` at
+    the epoch where its val_loss was lowest ("best"; read from its metrics.csv, the ledger's
+    best_val_loss for val_loss itself) -> (Series, how many runs had no metrics.csv)."""
+    values = pd.to_numeric(runs[metric], errors="coerce")
+    if at == "last":
+        return values, 0
+    if metric == "val_loss" and "best_val_loss" in runs:
+        return pd.to_numeric(runs["best_val_loss"], errors="coerce"), 0
+    best = pd.Series(float("nan"), index=runs.index)
+    missing = 0
+    for index, run_dir in runs.get("run_dir", pd.Series(dtype=object)).items():
+        path = Path(str(run_dir)) / "metrics.csv"
+        try:
+            metrics = pd.read_csv(path, usecols=lambda c: c in ("val_loss", metric))
+        except (OSError, ValueError, pd.errors.EmptyDataError):
+            missing += 1
+            continue
+        if "val_loss" not in metrics or metric not in metrics or metrics["val_loss"].isna().all():
+            missing += 1
+            continue
+        best[index] = metrics[metric].iloc[int(metrics["val_loss"].idxmin())]
+    return best, missing

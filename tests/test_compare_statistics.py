@@ -1,0 +1,190 @@
+"""compare as a user reads it: sections that never mix datasets or tasks, one run per
+experiment, intervals and ties that follow the statistics, and the query, diff and format
+options, each error one line."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from runner.analysis.compare import CompareError, compare, main
+from runner.analysis.grouping import default_by, one_per_experiment, sections
+
+
+def _ledger(tmp_path, effect=0.03, seeds=20, spread=0.01, extra=()):
+    """Two Adam learning rates on the spiral, the first better by ``effect``, on the same seeds;
+    a seed moves both alike (the spread a paired test removes)."""
+    rng = np.random.default_rng(7)
+    rows = []
+    shared = rng.normal(0, 0.03, seeds)
+    for lr, centre in ((0.05, 0.80), (0.01, 0.80 - effect)):
+        for seed in range(seeds):
+            rows.append(
+                {
+                    "run_id": f"r-{lr}-{seed}",
+                    "run_key": f"{int(lr * 100):02d}{seed:014d}",
+                    "status": "ok",
+                    "started_at": f"2026-12-0{1 + seed % 3}T10:00:{seed:02d}",
+                    "run_dir": f"/runs/{lr}/{seed}",
+                    "model": "dense2",
+                    "data": "spiral",
+                    "loss": "categorical_crossentropy",
+                    "objective": "val_loss",
+                    "seed": seed,
+                    "optimizer.learning_rate": lr,
+                    "val_accuracy": centre + shared[seed] + rng.normal(0, spread),
+                    "val_loss": 0.5,
+                }
+            )
+    rows += list(extra)
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _table(path, **options):
+    runs = pd.read_csv(path)
+    return compare(runs, ["optimizer.learning_rate"], "val_accuracy", **options)[0]
+
+
+def test_a_known_gap_is_separated_at_twenty_seeds_and_tied_at_three(tmp_path):
+    table = _table(_ledger(tmp_path, seeds=20))
+    assert list(table["optimizer.learning_rate"]) == [0.05, 0.01]
+    assert list(table["vs_best"]) == ["best", ""]
+    few = _table(_ledger(tmp_path, seeds=3))
+    assert list(few["vs_best"]) == ["best", "tied"]
+    assert few["p_value"].iloc[1] >= 0.05
+
+
+def test_intervals_and_the_level(tmp_path):
+    table = _table(_ledger(tmp_path, seeds=5))
+    values = pd.read_csv(tmp_path / "runs.csv").query("`optimizer.learning_rate` == 0.05")
+    mean, sd = values.val_accuracy.mean(), values.val_accuracy.std()
+    half = 2.7764451051977987 * sd / np.sqrt(5)  # t(0.975, 4)
+    assert table["val_accuracy_low"].iloc[0] == pytest.approx(mean - half)
+    narrower = _table(tmp_path / "runs.csv", level=0.8)
+    assert narrower["val_accuracy_high"].iloc[0] < table["val_accuracy_high"].iloc[0]
+    boot = _table(tmp_path / "runs.csv", method="bootstrap")
+    assert boot["val_accuracy_low"].iloc[0] < mean < boot["val_accuracy_high"].iloc[0]
+
+
+def test_sections_keep_regression_and_other_datasets_apart(tmp_path):
+    sine = {
+        "run_id": "sine",
+        "run_key": "s" * 16,
+        "status": "ok",
+        "model": "dense3",
+        "data": "sine",
+        "loss": "mse",
+        "objective": "val_loss",
+        "seed": 0,
+        "val_accuracy": 0.99,  # regression accuracy: not comparable with the spiral's
+        "val_loss": 0.001,
+    }
+    path = _ledger(tmp_path, seeds=3, extra=[sine])
+    found = sections(pd.read_csv(path))
+    assert [title for title, _ in found] == [
+        "data=spiral · classification · objective=val_loss",
+        "data=sine · regression · objective=val_loss",
+    ]
+
+
+def test_groups_are_every_key_that_differs_and_repeats_count_once(tmp_path):
+    path = _ledger(tmp_path, seeds=3)
+    runs = pd.read_csv(path)
+    assert default_by(runs) == ["optimizer.learning_rate"]
+    twice = pd.concat([runs, runs.assign(run_id=runs.run_id + "-again")], ignore_index=True)
+    kept, repeats = one_per_experiment(twice)
+    assert len(kept) == 6 and repeats == 6
+
+
+def test_cli_prints_intervals_ties_and_repeats(tmp_path, capsys):
+    path = _ledger(tmp_path, seeds=3)
+    again = pd.read_csv(path, dtype={"run_key": str})  # keys of digits: keep them text
+    again["run_id"] += "-again"
+    again.to_csv(tmp_path / "again.csv", index=False)
+    assert main([str(path), str(tmp_path / "again.csv"), "--seeds-needed"]) == 0
+    out = capsys.readouterr().out
+    assert "6 runs (6 repeats of the same experiments not counted" in out
+    assert "±" in out and "tied (p=" in out and "seeds needed: about" in out
+    assert main([str(path), str(tmp_path / "again.csv"), "--all-repeats"]) == 0
+    assert "12 runs" in capsys.readouterr().out
+
+
+def test_at_best_reads_the_best_epoch_from_metrics(tmp_path):
+    rows = []
+    for i, final in enumerate((0.70, 0.72)):
+        run_dir = tmp_path / f"run{i}"
+        run_dir.mkdir()
+        pd.DataFrame(
+            {"epoch": [0, 1, 2], "val_loss": [1.0, 0.4, 0.6], "val_accuracy": [0.3, 0.9, final]}
+        ).to_csv(run_dir / "metrics.csv", index=False)
+        rows.append(
+            {
+                "run_id": f"r{i}",
+                "status": "ok",
+                "model": "dense2",
+                "seed": i,
+                "run_dir": str(run_dir),
+                "val_accuracy": final,
+                "val_loss": 0.6,
+            }
+        )
+    runs = pd.DataFrame(rows)
+    last = compare(runs, ["model"], "val_accuracy")[0]
+    best = compare(runs, ["model"], "val_accuracy", at="best")[0]
+    assert last["val_accuracy_mean"].iloc[0] == pytest.approx(0.71)
+    assert best["val_accuracy_mean"].iloc[0] == pytest.approx(0.9)
+
+
+def test_where_since_status_last_and_formats(tmp_path, capsys):
+    path = str(_ledger(tmp_path, seeds=6))
+    assert (
+        main([path, "--where", "optimizer.learning_rate < 0.02 and seed >= 3", "--format", "csv"])
+        == 0
+    )
+    table = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    assert list(table["n"]) == [3]  # one learning rate left: one group
+    assert main([path, "--since", "2026-12-03", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sum(row["n"] for row in rows) == 4  # seeds 2 and 5 of each rate started on the 3rd
+    assert main([path, "--last", "2", "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out.splitlines()
+    assert markdown[0].startswith("| section | metric |") and markdown[1].startswith("|---|")
+    assert main([path, "--status", "failed"]) == 2
+    assert "no runs are left" in capsys.readouterr().err
+
+
+def test_diff_shows_only_what_differs(tmp_path, capsys):
+    path = str(_ledger(tmp_path, seeds=3))
+    assert main([path, "--diff", "r-0.05-1", "0100000000000002"]) == 0
+    out = capsys.readouterr().out
+    assert "2 config keys differ" in out and "optimizer.learning_rate" in out and "seed" in out
+    assert "model " not in out.split("metric")[0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--by", "optimizer.learnig_rate"], "did you mean optimizer.learning_rate?"),
+        (["--metric", "val_acuracy"], "did you mean val_accuracy?"),
+        (["--where", "optimizer.learning_rate <"], "--where 'optimizer.learning_rate <':"),
+        (["--where", "widht > 3"], "no column widht"),
+        (["--since", "yesterdayish"], "--since yesterdayish: not a date"),
+        (["--status", "okay"], "--status okay: unknown status okay"),
+        (["--diff", "nope", "r-0.05-1"], "--diff nope: no run with that folder"),
+    ],
+)
+def test_mistakes_are_one_line(tmp_path, capsys, args, message):
+    assert main([str(_ledger(tmp_path, seeds=3)), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_metric_cell_that_is_not_a_number_is_named(tmp_path):
+    path = _ledger(tmp_path, seeds=3)
+    runs = pd.read_csv(path, dtype={"val_accuracy": object})
+    runs.loc[1, "val_accuracy"] = "n/a"
+    with pytest.raises(CompareError, match=r"not a number in runs r-0.05-1 \('n/a'\)"):
+        compare(runs, ["optimizer.learning_rate"], "val_accuracy")
