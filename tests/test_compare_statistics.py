@@ -188,3 +188,15 @@ def test_a_metric_cell_that_is_not_a_number_is_named(tmp_path):
     runs.loc[1, "val_accuracy"] = "n/a"
     with pytest.raises(CompareError, match=r"not a number in runs r-0.05-1 \('n/a'\)"):
         compare(runs, ["optimizer.learning_rate"], "val_accuracy")
+
+
+def test_only_changed_hides_what_every_row_shares(tmp_path, capsys):
+    path = str(_ledger(tmp_path, seeds=3))
+
+    def header():
+        return next(line for line in capsys.readouterr().out.splitlines() if "vs best" in line)
+
+    assert main([path, "--by", "model,optimizer.learning_rate"]) == 0
+    assert header().split()[:2] == ["model", "optimizer.learning_rate"]
+    assert main([path, "--by", "model,optimizer.learning_rate", "--only-changed"]) == 0
+    assert header().split() == ["optimizer.learning_rate", "n", "val_accuracy", "vs", "best"]

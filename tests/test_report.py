@@ -34,6 +34,8 @@ def test_report_is_self_contained(sweep):
     assert page.count("<img") >= 3 and page.count("data:image/png;base64,") == page.count("<img")
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "model.width" in page and "Best 3 runs" in page
+    assert "Comparison: data=spiral · classification" in page  # a section, as in compare
+    assert " ± " in page and "vs best" in page and ">best<" in page  # intervals and ties
     # sweep jobs drew no pictures; the report drew the best runs' from their files
     assert not list(sweep.glob("outputs/sweeps/**/*.png"))
     assert page.count("alt='boundary.png'") == 3 and page.count("alt='curves.png'") == 3
@@ -80,7 +82,7 @@ def test_report_renders_in_headless_chromium(sweep):
         heading = page.locator("h2").first.inner_text()
         browser.close()
     assert problems == []
-    assert rows == 2 and heading == "Comparison"
+    assert rows == 2 and heading.startswith("Comparison: data=spiral")
     assert len(images) >= 3
     assert all(
         complete and width > 100 and height > 100 for _, complete, width, height in images

@@ -315,13 +315,6 @@ def add_selection_arguments(parser):
     )
 
 
-def select(args):
-    """Parsed selection arguments -> (runs, by, metric) over all sources; raises CompareError."""
-    runs, _ = selected_runs(args)
-    by = _listed(args.by) or default_by(runs)
-    return runs, by, args.metric or default_metric(runs)
-
-
 def selected_runs(args):
     """The sources' runs filtered as asked -> (runs, repeats of an experiment left out)."""
     runs = load_runs(args.sources)
@@ -422,9 +415,14 @@ def main(argv=None):
         results = []
         for title, part in grouping.sections(runs):
             by = _listed(args.by) or default_by(part)
-            metric = args.metric or default_metric(part)
+            metric = args.metric or grouping.default_metric(part)
+            if metric is None:  # nothing finished ok here: its runs are listed, not ranked
+                metric = next((m for m in METRICS if m in part), METRICS[0])
+                part = part.assign(**{metric: part.get(metric)})
             table, not_ok = compare(part, by, metric, args.ci, args.ci_method, args.at)
             results.append((title, part, by, metric, table, not_ok))
+        if all(r[4].empty for r in results) and args.metric is None:
+            default_metric(runs)  # raises: the runs have no metric values yet
         grid = pivot(runs, *args.pivot, results[0][3]) if args.pivot else None
     except CompareError as error:
         print(f"compare: {error}", file=sys.stderr)
@@ -477,10 +475,15 @@ def _print_text(results, args, repeats, total):
 
 
 def format_groups(table, by, metric, only_changed=False, digits=4):
-    """The group table as a person reads it: keys, n, the metric as mean ± half the interval,
-    the other metrics' means, and who is tied with the best."""
+    """The group table as aligned text (see :func:`shown_groups`)."""
     if table.empty:
         return "(no runs finished ok)"
+    return format_table(shown_groups(table, by, metric, only_changed, digits), digits)
+
+
+def shown_groups(table, by, metric, only_changed=False, digits=4):
+    """The group table as a person reads it: keys, n, the metric as mean ± half the interval,
+    the other metrics' means, and who is tied with the best."""
     shown = table[by].copy()
     shown["n"] = table["n"]
     shown[metric] = [
@@ -503,7 +506,7 @@ def format_groups(table, by, metric, only_changed=False, digits=4):
             c for c in shown.columns if c in ("n", metric) or shown[c].nunique(dropna=False) > 1
         ]
         shown = shown[keep]
-    return format_table(shown, digits)
+    return shown
 
 
 def _with_interval(mean, low, high, digits):

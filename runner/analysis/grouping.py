@@ -50,7 +50,24 @@ def sections(runs):
             if p
         )
         found.append((title, runs.loc[part.index]))
-    return sorted(found, key=lambda item: -len(item[1]))
+    found = sorted(found, key=lambda item: -len(item[1]))
+    # rows that say nothing of their dataset or objective (a job killed before it could record
+    # itself) are listed with the biggest section rather than as a section of their own
+    unknown = [i for i, (_, part) in enumerate(found) if _says_nothing(part)]
+    if unknown and len(unknown) < len(found):
+        rest = [item for i, item in enumerate(found) if i not in unknown]
+        title, biggest = rest[0]
+        extra = [found[i][1] for i in unknown]
+        rest[0] = (title, pd.concat([biggest, *extra]).sort_index())
+        found = rest
+    return found
+
+
+def _says_nothing(part):
+    return all(
+        name not in part or part[name].isna().all() or (part[name].astype(str) == "").all()
+        for name in ("data", "objective")
+    )
 
 
 def _column(runs, name):

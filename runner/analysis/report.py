@@ -13,16 +13,20 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from runner.analysis import grouping
 from runner.analysis.compare import (
     UNRECORDED_NOTE,
     CompareError,
     add_selection_arguments,
     compare,
     count_unrecorded,
+    default_by,
+    default_metric,
     group_curves,
     higher_is_better,
     pivot,
-    select,
+    selected_runs,
+    shown_groups,
 )
 
 STYLE = """
@@ -38,17 +42,35 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.3rem 0; }
 """
 
 
-def build(runs, by, metric, top=3, pivot_on=None, title="Runs"):
-    """The report as an HTML string."""
-    table, not_ok = compare(runs, by, metric)
-    order = "higher" if higher_is_better(metric) else "lower"
+def build(runs, by=None, metric=None, top=3, pivot_on=None, title="Runs", level=0.95):
+    """The report as an HTML string: a comparison per section (dataset, task, objective) with
+    the intervals and ties of ``runner.compare``; curves, heatmap and best runs of the biggest
+    section. ``by`` and ``metric`` default per section, as in compare."""
     parts = [
         f"<h1>{_e(title)}</h1>",
-        f"<p class='muted'>{len(runs)} runs, grouped by {_e(', '.join(by))}, ranked by {_e(metric)} "
-        f"({order} is better); generated {datetime.now():%Y-%m-%d %H:%M}</p>",
-        "<h2>Comparison</h2>",
-        _table_html(table),
+        f"<p class='muted'>{len(runs)} runs; ± is the {level:.0%} t interval of the mean; tied: "
+        f"not told apart from the best at {level:.0%}; generated {datetime.now():%Y-%m-%d %H:%M}</p>",
     ]
+    first = None
+    for section, part in grouping.sections(runs):
+        section_by = by or default_by(part)
+        section_metric = metric or grouping.default_metric(part)
+        if section_metric is None:  # nothing finished ok: listed below, not ranked
+            parts += [f"<h2>Comparison: {_e(section)}</h2>", "<p>(no runs finished ok)</p>"]
+            continue
+        table, not_ok = compare(part, section_by, section_metric, level)
+        order = "higher" if higher_is_better(section_metric) else "lower"
+        parts += [
+            f"<h2>Comparison: {_e(section)}</h2>",
+            f"<p class='muted'>{len(part)} runs, grouped by {_e(', '.join(section_by))}, ranked "
+            f"by {_e(section_metric)} ({order} is better)</p>",
+            _table_html(shown_groups(table, section_by, section_metric)) if len(table) else "",
+        ]
+        if first is None:
+            first = (part, section_by, section_metric, not_ok)
+    if first is None:
+        default_metric(runs)  # raises: the runs have no metric values yet
+    runs, by, metric, not_ok = first
     with tempfile.TemporaryDirectory() as scratch:
         curves, column = group_curves(runs, by, metric)
         if curves:
@@ -159,9 +181,10 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     try:
-        runs, by, metric = select(args)
+        runs, _ = selected_runs(args)
+        by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else None
         title = "Runs: " + (", ".join(map(str, args.sources)) or "outputs/runs.csv")
-        page = build(runs, by, metric, top=args.top, pivot_on=args.pivot, title=title)
+        page = build(runs, by, args.metric, top=args.top, pivot_on=args.pivot, title=title)
     except CompareError as error:
         print(f"report: {error}", file=sys.stderr)
         return 2

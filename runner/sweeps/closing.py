@@ -13,17 +13,21 @@ LISTED = 10  # jobs that did not finish ok listed by name; the rest are counted
 
 
 def best_groups(table, by, metric, width=WIDTH):
-    """compare()'s table -> aligned text: the swept keys, runs, metric as mean ± std, then
-    val_loss and seconds while they fit."""
+    """compare()'s table -> aligned text: the swept keys, runs, metric as mean ± half its 95%
+    interval, who is tied with the best, then val_loss and seconds while they fit."""
     if table.empty:
         return "(no runs finished ok)"
     names = _short_names(by)
     shown = pd.DataFrame({names[key]: table[key].map(_cell) for key in by})
     shown["runs"] = table["n"].astype(int)
     shown[metric] = [
-        _mean_std(m, s)
-        for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"], strict=True)
+        _mean_interval(m, low, high)
+        for m, low, high in zip(
+            table[f"{metric}_mean"], table[f"{metric}_low"], table[f"{metric}_high"], strict=True
+        )
     ]
+    if "vs_best" in table and (table["vs_best"] == "tied").any():
+        shown["vs best"] = table["vs_best"]
     optional = [
         (column, table[f"{column}_mean"].map(_number))
         for column in ("val_loss", "val_accuracy", "seconds")
@@ -88,10 +92,13 @@ def _number(value):
     )
 
 
-def _mean_std(mean, std):
+def _mean_interval(mean, low, high):
+    """mean ± half its confidence interval (see runner.compare), or the value alone (n=1)."""
     if mean is None or math.isnan(mean):
         return "-"
-    return f"{mean:.4g}" if std is None or math.isnan(std) else f"{mean:.4g} ± {std:.2g}"
+    if low is None or math.isnan(low):
+        return f"{mean:.4g}"
+    return f"{mean:.4g} ± {(high - low) / 2:.2g}"
 
 
 def _render(frame):
