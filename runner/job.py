@@ -14,6 +14,7 @@ from runner.errors import ConfigError, check_resolvable
 from runner.interrupts import MainProcessWatch, as_interrupted, raising, set_reason
 from runner.progress import choose_mode as choose_progress
 from runner.progress import say
+from runner.records import ledger_at
 from runner.sweeps import reuse, stopping
 
 STATUS_EXIT = {"ok": 0, "diverged": 1, "failed": 1}
@@ -23,12 +24,11 @@ def context_from_hydra(cfg):
     """RunContext of the current Hydra job; every path absolute, so workers elsewhere agree."""
     hydra = HydraConfig.get()
     base_dir = Path(hydra.runtime.cwd)
-    ledger = Path(str(cfg.paths.ledger)).expanduser()
     multirun = hydra.mode == RunMode.MULTIRUN
     parallel = multirun and "BasicLauncher" not in str(hydra.launcher.get("_target_", ""))
     return train.RunContext(
         run_dir=Path(hydra.runtime.output_dir),
-        ledger=ledger if ledger.is_absolute() else base_dir / ledger,
+        ledger=ledger_at(cfg.paths.ledger, base_dir),
         base_dir=base_dir,
         overrides=" ".join(OmegaConf.to_container(hydra.overrides.task)),  # as typed: ${...} kept
         choices={group: hydra.runtime.choices.get(group) for group in train.GROUPS},

@@ -100,6 +100,13 @@ def ordered_row(row):
     return {**head, **{k: v for k, v in row.items() if k not in head}}
 
 
+def ledger_at(value, base_dir):
+    """``paths.ledger`` as an absolute path: a relative one starts at the folder the run was
+    started from (``base_dir``)."""
+    ledger = Path(str(value)).expanduser()
+    return ledger if ledger.is_absolute() else Path(base_dir) / ledger
+
+
 def write_summary(run_dir, row):
     """summary.csv in the run folder: one row, the same columns as the ledger."""
     path = Path(run_dir) / "summary.csv"

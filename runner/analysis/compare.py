@@ -487,7 +487,7 @@ def shown_groups(table, by, metric, only_changed=False, digits=4):
     shown = table[by].copy()
     shown["n"] = table["n"]
     shown[metric] = [
-        _with_interval(m, lo, hi, digits)
+        with_interval(m, lo, hi, digits)
         for m, lo, hi in zip(
             table[f"{metric}_mean"], table[f"{metric}_low"], table[f"{metric}_high"], strict=True
         )
@@ -509,13 +509,14 @@ def shown_groups(table, by, metric, only_changed=False, digits=4):
     return shown
 
 
-def _with_interval(mean, low, high, digits):
-    if mean != mean:
+def with_interval(mean, low, high, digits=4, single=" (n=1)"):
+    """``mean ± half its interval``; a group of one run has no interval: its value and
+    ``single``."""
+    if mean is None or mean != mean:
         return "-"
-    if low != low:  # one run: no interval
-        return f"{mean:.{digits}g} (n=1)"
-    half = (high - low) / 2
-    return f"{mean:.{digits}g} ± {half:.2g}"
+    if low is None or low != low:
+        return f"{mean:.{digits}g}{single}"
+    return f"{mean:.{digits}g} ± {(high - low) / 2:.2g}"
 
 
 def _seeds_needed(table, runs, by, metric, args):
@@ -544,14 +545,14 @@ def _seeds_needed(table, runs, by, metric, args):
 def render(results, fmt, only_changed=False):
     """The tables of every section in a machine-readable format, a ``section`` column first."""
     frames = []
-    for title, _part, by, _metric, table, _not_ok in results:  # noqa: B007 - _metric is used
+    for title, _part, by, metric, table, _not_ok in results:
         frame = table.copy()
         if only_changed:
             frame = frame[
                 [c for c in frame.columns if c not in by or frame[c].nunique(dropna=False) > 1]
             ]
         frame.insert(0, "section", title)
-        frame.insert(1, "metric", _metric)
+        frame.insert(1, "metric", metric)
         frames.append(frame)
     table = pd.concat(frames, ignore_index=True, sort=False)
     if fmt == "csv":

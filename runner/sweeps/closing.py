@@ -15,13 +15,15 @@ LISTED = 10  # jobs that did not finish ok listed by name; the rest are counted
 def best_groups(table, by, metric, width=WIDTH):
     """compare()'s table -> aligned text: the swept keys, runs, metric as mean ± half its 95%
     interval, who is tied with the best, then val_loss and seconds while they fit."""
+    from runner.analysis.compare import with_interval  # at the sweep's end, not its start
+
     if table.empty:
         return "(no runs finished ok)"
     names = _short_names(by)
     shown = pd.DataFrame({names[key]: table[key].map(_cell) for key in by})
     shown["runs"] = table["n"].astype(int)
     shown[metric] = [
-        _mean_interval(m, low, high)
+        with_interval(m, low, high, single="")
         for m, low, high in zip(
             table[f"{metric}_mean"], table[f"{metric}_low"], table[f"{metric}_high"], strict=True
         )
@@ -90,15 +92,6 @@ def _number(value):
     return (
         "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
     )
-
-
-def _mean_interval(mean, low, high):
-    """mean ± half its confidence interval (see runner.compare), or the value alone (n=1)."""
-    if mean is None or math.isnan(mean):
-        return "-"
-    if low is None or math.isnan(low):
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {(high - low) / 2:.2g}"
 
 
 def _render(frame):

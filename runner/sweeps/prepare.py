@@ -55,8 +55,9 @@ def start(config, sweep_dir, mode):
 
 def ledger_path(config):
     """The ledger the sweep's jobs append to, as an absolute path."""
-    ledger = Path(str(config.paths.ledger)).expanduser()
-    return ledger if ledger.is_absolute() else Path.cwd() / ledger
+    from runner.records import ledger_at
+
+    return ledger_at(config.paths.ledger, Path.cwd())
 
 
 def _pin_for_every_job(config, key, value):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner import known_runs
-from runner.records import flatten, write_summary
+from runner.records import flatten, ledger_at, write_summary
 from runner.run_key import data_fingerprint, run_key
 
 SNAPSHOT = ".known_runs.npz"
@@ -180,8 +180,10 @@ def before_job(config, folder):
 
     sweep_dir = Path(str(config.hydra.sweep.dir))
     known = snapshot_of(sweep_dir)
+    if known is None:  # a fresh ledger or runner.resume=never: a stat, nothing else
+        return None
     mode = OmegaConf.select(config, "runner.resume", default="auto")
-    if known is None or mode not in ("auto", "all"):
+    if mode not in ("auto", "all"):
         return None
     from runner.sweeps.grid import resolved_task
 
@@ -192,8 +194,7 @@ def before_job(config, folder):
         return None
     base_dir = Path(str(config.hydra.runtime.cwd))
     key = key_of(resolved, base_dir)
-    ledger = Path(str(resolved["paths"]["ledger"])).expanduser()
-    ledger = ledger if ledger.is_absolute() else base_dir / ledger
+    ledger = ledger_at(resolved["paths"]["ledger"], base_dir)
     earlier = earlier_run(key, mode, ledger, known)
     if earlier is None:
         _prechecked[str(Path(folder).absolute())] = (key, resolved)
