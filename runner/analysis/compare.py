@@ -106,13 +106,15 @@ def check_columns(runs, columns, option):
             raise CompareError(f"{option} {column}: no column '{column}' in the runs; {hint}")
 
 
-def compare(runs, by, metric, level=0.95, method="t", at="last", seed=0):
+def compare(runs, by, metric, level=0.95, method="t", at="last", seed=0, ties=True):
     """-> (table of ok runs per group, best first; DataFrame of runs that did not finish ok).
 
     Each group has ``n``, the mean and std of ``metric`` and the ``level`` confidence interval
     of the mean (``_low``, ``_high``; Student's t, or the BCa bootstrap), and ``vs_best``:
     ``best``, ``tied`` (a test on the runs cannot tell it from the best at ``level``; its
-    p-value in ``p_value``), empty (worse), or ``n=1`` (one run: nothing to tell).
+    p-value in ``p_value``), empty (worse), or ``n=1`` (one run: nothing to tell). With
+    ``ties=False`` no test is run (and ``scipy.stats``, half a second to import, not loaded):
+    ``vs_best`` is empty but for the best.
     """
     check_columns(runs, by, "--by")
     check_columns(runs, [metric], "--metric")
@@ -152,9 +154,13 @@ def compare(runs, by, metric, level=0.95, method="t", at="last", seed=0):
     table = table.loc[order].reset_index(drop=True)
     samples = [samples[i] for i in order]
     seeds = [seeds[i] for i in order]
-    table["vs_best"], table["p_value"] = _against_best(
-        samples, seeds, table[f"{metric}_low"], table[f"{metric}_high"], level
-    )
+    if ties:
+        table["vs_best"], table["p_value"] = _against_best(
+            samples, seeds, table[f"{metric}_low"], table[f"{metric}_high"], level
+        )
+    else:
+        table["vs_best"] = ["best"] + [""] * (len(table) - 1)
+        table["p_value"] = math.nan
     return table, not_ok
 
 

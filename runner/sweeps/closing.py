@@ -14,7 +14,8 @@ LISTED = 10  # jobs that did not finish ok listed by name; the rest are counted
 
 def best_groups(table, by, metric, width=WIDTH):
     """compare()'s table -> aligned text: the swept keys, runs, metric as mean ± half its 95%
-    interval, who is tied with the best, then val_loss and seconds while they fit."""
+    interval, then val_loss and seconds while they fit. Which groups are tied with the best is
+    ``runner.compare``'s to say: its tests cost a second of imports at every sweep's end."""
     from runner.analysis.compare import with_interval  # at the sweep's end, not its start
 
     if table.empty:
@@ -28,8 +29,6 @@ def best_groups(table, by, metric, width=WIDTH):
             table[f"{metric}_mean"], table[f"{metric}_low"], table[f"{metric}_high"], strict=True
         )
     ]
-    if "vs_best" in table and (table["vs_best"] == "tied").any():
-        shown["vs best"] = table["vs_best"]
     optional = [
         (column, table[f"{column}_mean"].map(_number))
         for column in ("val_loss", "val_accuracy", "seconds")

@@ -164,7 +164,7 @@ def finish(sweep_dir, top=10):
     say(f"\nsweep: {len(jobs)} jobs ({counts}); summary: {relative(path)}")
     if (jobs["status"] == "ok").any():
         by, metric = default_by(jobs), default_metric(jobs)
-        table, _ = compare(jobs, by, metric)
+        table, _ = compare(jobs, by, metric, ties=False)  # runner.compare tests for ties
         say(closing.best_groups(table.head(top), by, metric))
         if len(table) > top:
             say(f"({len(table) - top} more groups: python -m runner.compare {relative(path)})")
