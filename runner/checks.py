@@ -9,7 +9,18 @@ from runner.errors import ConfigError, Problems
 from runner.progress import MODES as PROGRESS_MODES
 from runner.records import flatten
 
-OBJECTIVES = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
+# what a run can return to a sweeper (``objective``: one of these, or a list for a
+# multi-objective search)
+OBJECTIVES = (
+    "val_loss",
+    "val_accuracy",
+    "train_loss",
+    "train_accuracy",
+    "best_val_loss",
+    "best_val_accuracy",
+    "n_parameters",
+    "seconds",
+)
 TRAINER_KEYS = (
     "epochs",
     "batch_size",
@@ -33,7 +44,7 @@ READ_KEYS = (
     "optimizer",
 )
 RESUME_MODES = ("auto", "never", "all")
-RUNNER_KEYS = ("resume", "dry_run", "max_failures")
+RUNNER_KEYS = ("resume", "dry_run", "max_failures", "trial")
 _REFERENCE = re.compile(r"\$\{([\w.]+)")
 
 
@@ -74,7 +85,7 @@ def check_trainer(cfg):
     with problems.check():
         _choice("dtype", cfg.get("dtype"), ("float32", "float64"))
     with problems.check():
-        _choice("objective", cfg.get("objective"), OBJECTIVES)
+        check_objective(cfg.get("objective"))
     problems.raise_any()
     return {**trainer, "seed": cfg.seed}
 
@@ -82,7 +93,7 @@ def check_trainer(cfg):
 def check_runner(cfg):
     """-> ``runner.*`` (how a sweep treats work already done) as a dict, checked."""
     runner = OmegaConf.to_container(cfg.get("runner") or OmegaConf.create(), resolve=True)
-    runner = {"resume": "auto", "dry_run": False, "max_failures": None, **runner}
+    runner = {"resume": "auto", "dry_run": False, "max_failures": None, "trial": None, **runner}
     problems = Problems()
     for key in runner:
         if key not in RUNNER_KEYS:
@@ -98,8 +109,30 @@ def check_runner(cfg):
     if runner["max_failures"] is not None:
         with problems.check():
             _integer("runner.max_failures", runner["max_failures"], 1, " or null (never stop)")
+    if runner["trial"] is not None:
+        with problems.check():
+            _integer("runner.trial", runner["trial"], 0, " (set by the Optuna sweeper) or null")
     problems.raise_any()
     return runner
+
+
+def check_objective(value):
+    """-> ``objective`` as a list of metric names: one name, or a list of distinct ones."""
+    from omegaconf import ListConfig
+
+    names = list(value) if isinstance(value, (list, ListConfig)) else [value]
+    if not names or any(name not in OBJECTIVES for name in names) or len(set(names)) < len(names):
+        shown = (
+            "[" + ", ".join(map(str, names)) + "]"
+            if isinstance(value, (list, ListConfig))
+            else value
+        )
+        raise ConfigError(
+            "objective",
+            shown,
+            f"choose one of: {', '.join(OBJECTIVES)}, or a list of distinct ones",
+        )
+    return names
 
 
 def _integer(key, value, minimum, extra=""):

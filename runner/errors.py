@@ -128,9 +128,7 @@ def report_uncaught(error):
     from omegaconf.errors import OmegaConfBaseException
 
     if isinstance(error, CompactHydraException):  # unknown group option, bad override syntax
-        print(str(error), file=sys.stderr)
-        if isinstance(error.__cause__, OmegaConfBaseException):
-            print(str(error.__cause__).splitlines()[0], file=sys.stderr)
+        print(f"error: {hydra_problem(error)}", file=sys.stderr)
     elif isinstance(error, ConfigError):
         print(f"error: {error}", file=sys.stderr)
     elif isinstance(error, OSError):
@@ -154,6 +152,43 @@ def report_uncaught(error):
     else:
         traceback.print_exception(error)
     return 1
+
+
+def hydra_problem(error):
+    """Hydra's composition or override-syntax error -> one line: the override, what is wrong,
+    and the options there are (Hydra lists them one per line, then its search path)."""
+    from hydra.errors import OverrideParseException
+    from omegaconf.errors import OmegaConfBaseException
+
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    first = lines[0] if lines else type(error).__name__
+    if isinstance(error, OverrideParseException):
+        return (
+            f"the override {error.override!r} does not parse: {first} (see python -m runner --help)"
+        )
+    missing = re.search(r"Could not (?:find|load) '([^']+)/([^']+)'", first)
+    if missing:
+        first = f"no option '{missing.group(2)}' in config group '{missing.group(1)}'"
+        options = available_options(lines)
+        if options:
+            first += f"; available: {', '.join(options)}"
+    elif isinstance(error.__cause__, OmegaConfBaseException):
+        first += f" ({str(error.__cause__).splitlines()[0]})"
+    return first
+
+
+def available_options(lines):
+    """The options Hydra lists under "Available options in ..." in an error message."""
+    options, listing = [], False
+    for line in lines:
+        if line.startswith("Available options"):
+            listing = True
+            continue
+        if listing and line.startswith("\t"):
+            options.append(line.strip())
+        elif listing:
+            break
+    return options
 
 
 def _raised_while_composing(error):

@@ -42,6 +42,10 @@ class JobFailed(Exception):
     """Tells a searching sweeper (Optuna) that this trial failed; everything is already recorded."""
 
 
+class JobPruned(JobFailed):
+    """Tells the searching sweeper that the pruner stopped this trial's job (status pruned)."""
+
+
 SWEEP_PID = "NNRUNNER_SWEEP_PID"  # the sweep's main process, for jobs running in its workers
 last_row = {}  # status and message of the last sweep job run in this process, for the pool
 
@@ -54,7 +58,7 @@ def run_job(cfg):
 
 def _single_run(cfg, ctx):
     declared = HydraConfig.get().sweeper.get("params")
-    if declared:
+    if declared and "hydra.mode=RUN" not in sys.argv[1:]:  # not asked for one run
         swept = " ".join(f"{key}={value}" for key, value in declared.items())
         say(
             f"warning: this config declares a sweep (hydra.sweeper.params: {swept}) but runs "
@@ -115,7 +119,8 @@ def _sweep_job(cfg, ctx):
     if row["status"] != "ok" and _searching_sweeper():
         # Optuna marks a trial FAIL when the job raises (it rejects a NaN objective outright);
         # the basic sweeper would print a traceback for it, so only searches get the exception.
-        raise JobFailed(f"{row['status']}: {row['message']}")
+        stopped = JobPruned if row["status"] == "pruned" else JobFailed
+        raise stopped(f"{row['status']}: {row['message']}")
     if reused:
         return reuse.objective_of(row, cfg.objective)
     return train.objective(row, cfg.objective)
@@ -177,7 +182,18 @@ def _run_or_reuse(cfg, ctx):
     moved = reuse.set_aside_earlier_attempt(ctx.run_dir, train.ATTEMPT_FILES)
     if moved is not None:
         say(f"job {ctx.job}: the earlier attempt's files moved to {relative(moved)}")
+    if _searching_sweeper():
+        try:
+            ctx.on_log = _pruning_reporter(cfg, ctx)
+        except ConfigError as error:
+            return train.record_without_training(cfg, ctx, "failed", str(error))
     return train.run(cfg, ctx, resolved)
+
+
+def _pruning_reporter(cfg, ctx):
+    from runner.sweeps.search.pruning import reporter
+
+    return reporter(cfg, HydraConfig.get(), ctx.base_dir)
 
 
 def _resolved_or_none(cfg):

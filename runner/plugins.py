@@ -15,9 +15,10 @@ def make_visible():
     # Hydra's first scan re-executes its core plugin modules, so a class derived from one (our
     # grid sweeper from BasicSweeper) must be imported after it.
     plugins = Plugins.instance()
-    from hydra_plugins.nnrunner import config  # noqa: F401 - registers hydra/launcher=pool, hydra/sweeper=grid
+    from hydra_plugins.nnrunner import config  # noqa: F401 - registers the configs below
     from hydra_plugins.nnrunner.grid_sweeper import GridSweeper
+    from hydra_plugins.nnrunner.optuna_sweeper import OptunaSweeper
     from hydra_plugins.nnrunner.pool_launcher import PoolLauncher
 
-    for plugin in (PoolLauncher, GridSweeper):
+    for plugin in (PoolLauncher, GridSweeper, OptunaSweeper):
         plugins.register(plugin)

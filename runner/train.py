@@ -44,6 +44,9 @@ class RunContext:
     sweep_dir: str | None = None
     job: int | None = None
     progress: str = "none"  # what to show while training: bar, lines or none
+    # called with (epoch, metrics row) at each logged epoch; a text it returns stops the run
+    # as ``pruned`` with that text as its message (a search's pruner: runner.sweeps.search)
+    on_log: object = None
 
 
 @dataclass
@@ -215,7 +218,7 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
         model.parameters(),
         hint=f"lower optimizer.learning_rate (now {lr:g}) or add regularization",
     )
-    sign = None
+    sign = pruned = None
     try:
         watch.start(log(0, model.evaluate(X, y, batch_size=batch_size))["train_loss"])
         for epoch in range(1, epochs + 1):
@@ -226,9 +229,11 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
             show.epoch(epoch, train)
             found = None if sign else watch.epoch(epoch, train["loss"], train["data_loss"])
             if logged or found:
-                log(epoch, train)
+                row = log(epoch, train)
+                if ctx.on_log is not None and not (sign or found) and epoch < epochs:
+                    pruned = ctx.on_log(epoch, row)
             sign = sign or found
-            if sign and (sign.fatal or trainer["stop_on_divergence"]):
+            if pruned or (sign and (sign.fatal or trainer["stop_on_divergence"])):
                 break
         if epochs and not sign:
             last = progress.last
@@ -238,6 +243,8 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
     finally:
         show.close()
     status, message = ("diverged", sign.reason) if sign else ("ok", "")
+    if pruned and not sign:
+        status, message = "pruned", pruned
     if status == "ok":
         model.save(run_dir / "params.npz")
     if trainer["plots"] is True or (trainer["plots"] == "auto" and ctx.sweep_dir is None):
@@ -324,6 +331,10 @@ def _resolved_scalars(cfg, resolved=None):
 
 
 def objective(row, name):
+    """The run's value of the objective ``name``, or a list of values for a list of names (a
+    multi-objective search); NaN where the run has none."""
+    if not isinstance(name, str):
+        return [objective(row, one) for one in name]
     value = row.get(name)
     return float(value) if _finite(value) else math.nan
 

@@ -72,7 +72,7 @@ def test_sweep_declared_in_an_experiment_file(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["model=dense9"], "Could not find 'model/dense9'"),
+        (["model=dense9"], "no option 'dense9' in config group 'model'; available: dense2, dense3"),
         (
             ["model.layers.0.activation=relux"],
             "model.layers.0.activation=relux: unknown activation; choose one of:",

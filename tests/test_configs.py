@@ -8,7 +8,7 @@ from runner.build import build_model
 from runner.data import load_dataset
 
 GROUPS = ["model", "data", "loss", "optimizer", "experiment", "hparams_search", "debug"]
-PLUGIN_OF_GROUP = {"hparams_search": "hydra_plugins.hydra_optuna_sweeper"}
+PLUGIN_OF_GROUP = {"hparams_search": "optuna"}
 # what a group option needs beside it to make a valid run
 COMPANIONS = {
     "data/sine": ["loss=mse"],

@@ -12,7 +12,6 @@ import time
 
 import pandas as pd
 import pytest
-import yaml
 from conftest import run_cli
 
 TINY = (
@@ -202,49 +201,3 @@ def test_joining_a_cluster_rejects_object_store_memory(tmp_path):
         in result.stderr
     )
     assert "Traceback" not in result.stderr
-
-
-OPTUNA = ("hparams_search=spiral_optuna", "hydra.sweeper.n_trials=5", *TINY)
-
-
-def _trials(cwd):
-    (summary,) = cwd.glob("outputs/sweeps/*/*/summary.csv")
-    return pd.read_csv(summary).sort_values("job")
-
-
-def test_optuna_search_records_every_trial_and_is_reproducible(tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
-    runs = []
-    for name in ("first", "second"):
-        cwd = tmp_path / name
-        cwd.mkdir()
-        result = run_cli(cwd, *OPTUNA)
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert "Best parameters" in result.stdout + result.stderr
-        _no_chatter(result)
-        summary = _check_sweep(cwd, 5)
-        (results,) = cwd.glob("outputs/sweeps/*/*/optimization_results.yaml")
-        best = yaml.safe_load(results.read_text())["best_value"]
-        assert best == pytest.approx(summary["val_accuracy"].max())
-        runs.append(
-            summary[
-                ["optimizer.learning_rate", "model.width", "model.layers.0.activation", "search.l2"]
-            ]
-        )
-    pd.testing.assert_frame_equal(runs[0].reset_index(drop=True), runs[1].reset_index(drop=True))
-
-
-def test_optuna_failed_trial_loses_nothing(tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
-    result = run_cli(
-        tmp_path,
-        *OPTUNA,
-        "hydra.sweeper.params={model.width:'choice(0,8)'}",
-        "hydra.sweeper.n_trials=6",
-    )
-    summary = _trials(tmp_path)
-    assert len(summary) == 6
-    failed = summary.loc[summary["status"] == "failed", "job"].tolist()
-    assert failed and len(failed) < 6
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    _check_sweep(tmp_path, 6, failed=failed)

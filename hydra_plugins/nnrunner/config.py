@@ -1,10 +1,13 @@
-"""Structured configs of the plugins, registered as ``hydra/launcher=pool`` and
-``hydra/sweeper=grid`` (the defaults for ``-m``, set in conf/runner/default.yaml)."""
+"""Structured configs of the plugins: ``hydra/launcher=pool``, ``hydra/sweeper=grid`` (the
+defaults for ``-m``, set in conf/runner/default.yaml) and ``hydra/sweeper=optuna`` with its
+``sampler`` and ``pruner`` groups. Plain dataclasses: Hydra imports this module at every
+start-up, so nothing here imports Optuna."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 
 @dataclass
@@ -21,9 +24,117 @@ class GridSweeperConf:
     params: Any | None = None  # the sweep declared in a config: {key: "a,b,c"}
 
 
-ConfigStore.instance().store(
-    group="hydra/launcher", name="pool", node=PoolLauncherConf, provider="nnrunner"
-)
-ConfigStore.instance().store(
-    group="hydra/sweeper", name="grid", node=GridSweeperConf, provider="nnrunner"
-)
+@dataclass
+class TPESamplerConf:
+    _target_: str = "optuna.samplers.TPESampler"
+    seed: int | None = 0
+    n_startup_trials: int = 10
+    n_ei_candidates: int = 24
+    multivariate: bool = False
+
+
+@dataclass
+class RandomSamplerConf:
+    _target_: str = "optuna.samplers.RandomSampler"
+    seed: int | None = 0
+
+
+@dataclass
+class CmaEsSamplerConf:
+    _target_: str = "optuna.samplers.CmaEsSampler"
+    seed: int | None = 0
+    n_startup_trials: int = 1
+    sigma0: float | None = None
+
+
+@dataclass
+class GridSamplerConf:
+    _target_: str = "optuna.samplers.GridSampler"  # search_space: from the sweep's params
+    seed: int | None = 0
+
+
+@dataclass
+class QMCSamplerConf:
+    _target_: str = "optuna.samplers.QMCSampler"
+    seed: int | None = 0
+    qmc_type: str = "sobol"
+    scramble: bool = True
+
+
+@dataclass
+class NSGAIISamplerConf:
+    _target_: str = "optuna.samplers.NSGAIISampler"
+    seed: int | None = 0
+    population_size: int = 50
+
+
+@dataclass
+class NoPrunerConf:
+    _target_: str = "optuna.pruners.NopPruner"
+
+
+@dataclass
+class MedianPrunerConf:
+    _target_: str = "optuna.pruners.MedianPruner"
+    n_startup_trials: int = 5
+    n_warmup_steps: int = 0  # reports (every trainer.log_every epochs) before any pruning
+    interval_steps: int = 1
+
+
+@dataclass
+class SuccessiveHalvingPrunerConf:  # asynchronous successive halving (ASHA)
+    _target_: str = "optuna.pruners.SuccessiveHalvingPruner"
+    min_resource: Any = 1  # reports before the first rung, or "auto"
+    reduction_factor: int = 3
+    min_early_stopping_rate: int = 0
+
+
+@dataclass
+class HyperbandPrunerConf:
+    _target_: str = "optuna.pruners.HyperbandPruner"
+    min_resource: int = 1
+    max_resource: Any = "auto"
+    reduction_factor: int = 3
+
+
+@dataclass
+class OptunaSweeperConf:
+    _target_: str = "hydra_plugins.nnrunner.optuna_sweeper.OptunaSweeper"
+    _recursive_: bool = False  # the sampler and pruner are built when the search starts
+    defaults: list = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}])
+    sampler: Any = MISSING  # hydra/sweeper/sampler=tpe|random|cmaes|grid|qmc|nsgaii
+    pruner: Any = MISSING  # hydra/sweeper/pruner=none|median|successive_halving|hyperband
+    # minimize | maximize, or one per objective; null: from the objective's name (a loss is
+    # minimized, an accuracy maximized, n_parameters and seconds minimized)
+    direction: Any = None
+    # null: study.db (SQLite) in the sweep folder; "journal": Optuna's JournalStorage file
+    # study.log there (for network file systems); or a URL (sqlite:///spiral.db, a .log path)
+    storage: Any = None
+    study_name: str | None = None  # null: the sweep folder's name
+    n_trials: int = 20  # trials to run now; a continued study runs this many more
+    n_jobs: int = 1  # trials proposed and run at a time
+    seeds: Any = 1  # seeds per trial (their mean is the objective), or a list of seeds
+    max_failure_rate: float = 1.0  # a failed trial is recorded and the search goes on
+    params: Any = None  # the search space: {key: "interval(0.001, 0.1)"}
+
+
+_store = ConfigStore.instance()
+_store.store(group="hydra/launcher", name="pool", node=PoolLauncherConf, provider="nnrunner")
+_store.store(group="hydra/sweeper", name="grid", node=GridSweeperConf, provider="nnrunner")
+_store.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="nnrunner")
+for _name, _node in {
+    "tpe": TPESamplerConf,
+    "random": RandomSamplerConf,
+    "cmaes": CmaEsSamplerConf,
+    "grid": GridSamplerConf,
+    "qmc": QMCSamplerConf,
+    "nsgaii": NSGAIISamplerConf,
+}.items():
+    _store.store(group="hydra/sweeper/sampler", name=_name, node=_node, provider="nnrunner")
+for _name, _node in {
+    "none": NoPrunerConf,
+    "median": MedianPrunerConf,
+    "successive_halving": SuccessiveHalvingPrunerConf,
+    "hyperband": HyperbandPrunerConf,
+}.items():
+    _store.store(group="hydra/sweeper/pruner", name=_name, node=_node, provider="nnrunner")

@@ -109,6 +109,8 @@ def default_by(runs):
     candidates = [c for c in GROUP_CHOICES if c in ok] + [
         c for c in config_columns(ok) if c not in GROUP_CHOICES
     ]
+    typed = _overridden_keys(ok)  # what the user swept names the groups before what follows
+    candidates.sort(key=lambda c: 0 if c in GROUP_CHOICES else 1 if c in typed else 2)
     for column in candidates:
         if not groupable(column) or ok[column].nunique(dropna=False) < 2:
             continue
@@ -116,6 +118,15 @@ def default_by(runs):
             continue  # decided by the keys chosen so far
         chosen.append(column)
     return chosen
+
+
+def _overridden_keys(runs):
+    if "overrides" not in runs:
+        return set()
+    keys = set()
+    for text in runs["overrides"].dropna().astype(str).unique():
+        keys.update(word.split("=", 1)[0].lstrip("+~") for word in text.split() if "=" in word)
+    return keys
 
 
 def one_per_experiment(runs):

@@ -200,8 +200,9 @@ def _job_return(job, outcome, searching):
     ret.overrides = job.overrides
     ret.task_name = "runner"
     lost = outcome.status == "failed" and outcome.value is None
-    if outcome.status == "error" or (lost and searching):
-        error = outcome.value if outcome.status == "error" else RuntimeError(outcome.message)
+    raised = isinstance(outcome.value, BaseException)  # the task's exception, or a search's
+    if raised or (lost and searching):  # trial that did not finish ok (runner.job.JobFailed)
+        error = outcome.value if raised else RuntimeError(outcome.message)
         ret.status, ret.return_value = JobStatus.FAILED, error
     elif lost:
         ret.status, ret.return_value = JobStatus.COMPLETED, float("nan")

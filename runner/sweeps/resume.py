@@ -13,6 +13,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from runner.errors import available_options
+
 FLAG = "--resume"
 _active = []  # the folder being resumed, for error messages
 
@@ -95,7 +97,7 @@ def explain(error, folder, args):
     lines = [line for line in str(error).splitlines() if line.strip()]
     first = lines[0] if lines else type(error).__name__
     missing = re.search(r"Could not (?:find|load) '([^']+)/([^']+)'", first)
-    options = _available(lines)
+    options = available_options(lines)
     bad = None
     if missing:
         group = missing.group(1).split("/")[-1]
@@ -113,16 +115,3 @@ def explain(error, folder, args):
         first = first + (f" ({detail.strip()})" if detail else "")
     where = f"its override {bad} no longer composes" if bad else "its overrides no longer compose"
     return f"error: {FLAG} {folder}: {where}: {first}; nothing was run"
-
-
-def _available(lines):
-    options, listing = [], False
-    for line in lines:
-        if line.startswith("Available options"):
-            listing = True
-            continue
-        if listing and line.startswith("\t"):
-            options.append(line.strip())
-        elif listing:
-            break
-    return options

@@ -162,6 +162,8 @@ def set_aside_earlier_attempt(run_dir, names):
 
 def objective_of(row, name):
     """The objective a reused job returns to its sweeper, from the earlier row's text."""
+    if not isinstance(name, str):
+        return [objective_of(row, one) for one in name]
     try:
         value = float(row.get(name) or "nan")
     except ValueError:

@@ -168,7 +168,12 @@ def finish(sweep_dir, top=10):
         say(closing.best_groups(table.head(top), by, metric))
         if len(table) > top:
             say(f"({len(table) - top} more groups: python -m runner.compare {relative(path)})")
-    failed = jobs[jobs["status"] != "ok"]
+    pruned = int((jobs["status"] == "pruned").sum())
+    if pruned:
+        say(
+            f"({pruned} jobs pruned: the search's pruner stopped them early; their metrics up to then are in their folders)"
+        )
+    failed = jobs[~jobs["status"].isin(["ok", "pruned"])]
     if len(failed):
         say(f"\njobs that did not finish ok:\n{closing.not_ok(failed, jobs)}", file=sys.stderr)
     return 1 if (jobs["status"] == "failed").any() else 0

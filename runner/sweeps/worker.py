@@ -125,6 +125,9 @@ class JobRunner:
         row = job_module.last_row
         if ret.status == JobStatus.FAILED:
             error = ret._return_value
+            if isinstance(error, job_module.JobFailed) and row.get("status"):
+                # a search's trial that did not finish ok: recorded, and told to the sweeper
+                return Outcome(idx, row["status"], row.get("message") or "", error)
             return Outcome(idx, "error", f"{type(error).__name__}: {error}", _picklable(error))
         return Outcome(idx, row.get("status", "ok"), row.get("message") or "", ret.return_value)
 

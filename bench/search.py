@@ -1,0 +1,180 @@
+"""What the Optuna sweeper buys and costs, on ``hparams_search=spiral_optuna``.
+
+    python bench/search.py                     # everything below, about 10 minutes
+    python bench/search.py --only overhead     # the sweeper's own cost per trial
+    python bench/search.py --only pruning --sampler-seeds 0,1,2
+    python bench/search.py --only seeds
+
+- overhead: ask + tell + storage per trial, in this process, for SQLite (the default storage)
+  and JournalStorage, with the preset's search space and TPE, over ``--trials`` trials;
+- pruning: the preset's search without a pruner and with each pruner, for each sampler seed:
+  wall time of ``python -m runner hparams_search=spiral_optuna`` and its best val_accuracy
+  (mean over the sampler seeds);
+- seeds: the single-seed search against ``hydra.sweeper.seeds=3``; each one's best
+  configuration then trained on 5 fresh seeds (100-104), whose mean val_accuracy is the
+  honest figure of what the search found.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PRUNERS = {
+    "none": [],
+    "median": ["hydra/sweeper/pruner=median"],
+    "successive_halving": ["hydra/sweeper/pruner=successive_halving"],
+    "hyperband": ["hydra/sweeper/pruner=hyperband"],
+}
+FRESH_SEEDS = range(100, 105)
+
+
+def runner(cwd, *overrides):
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "runner", "hparams_search=spiral_optuna", *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode not in (0, 1):
+        sys.exit(f"runner failed:\n{result.stderr[-3000:]}")
+    return seconds
+
+
+def search(overrides):
+    """One search in a fresh folder -> (wall seconds, its optimization_results.yaml)."""
+    with tempfile.TemporaryDirectory() as folder:
+        seconds = runner(folder, *overrides)
+        (found,) = Path(folder).glob("outputs/sweeps/*/*/optimization_results.yaml")
+        return seconds, yaml.safe_load(found.read_text())
+
+
+def fresh_seed_accuracy(params, extra=()):
+    """Mean val_accuracy of ``params`` trained on the fresh seeds, one single run each."""
+    import pandas as pd
+
+    settings = [f"{k}={v}" for k, v in params.items()]
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in FRESH_SEEDS:
+            runner(
+                folder, "hydra.mode=RUN", "trainer.plots=false", *extra, *settings, f"seed={seed}"
+            )
+        ledger = pd.read_csv(Path(folder) / "outputs" / "runs.csv")
+    return float(ledger["val_accuracy"].mean()), float(ledger["val_accuracy"].std())
+
+
+def overhead(trials):
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    from runner.sweeps.search.study import Location, open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = {
+        "optimizer.learning_rate": FloatDistribution(1e-3, 0.1, log=True),
+        "model.width": CategoricalDistribution([16, 32, 64, 128, 256]),
+        "model.layers.0.activation": CategoricalDistribution(["relu", "tanh", "leaky_relu"]),
+        "search.l2": FloatDistribution(1e-6, 1e-2, log=True),
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for kind, target in (
+            ("sqlite", f"sqlite:///{folder}/study.db"),
+            ("journal", f"{folder}/study.log"),
+        ):
+            storage = open_storage(Location("rdb" if kind == "sqlite" else "journal", target, "b"))
+            study = optuna.create_study(
+                study_name="b",
+                storage=storage,
+                direction="maximize",
+                sampler=optuna.samplers.TPESampler(seed=0),
+            )
+            times = []
+            for _ in range(trials):
+                clock = time.perf_counter()
+                trial = study.ask(space)
+                study.tell(trial, trial.params["optimizer.learning_rate"])
+                times.append(time.perf_counter() - clock)
+            rows.append(
+                (kind, statistics.median(times) * 1000, statistics.median(times[-10:]) * 1000)
+            )
+    print(f"\nsweeper overhead per trial (ask + tell + storage, TPE, {trials} trials)")
+    print(f"{'storage':<10} {'median ms':>10} {'last 10 ms':>11}")
+    for kind, median, last in rows:
+        print(f"{kind:<10} {median:>10.1f} {last:>11.1f}")
+
+
+def pruning(seeds, pruners, trials):
+    print(f"\npruning: hparams_search=spiral_optuna, {trials} trials, sampler seeds {seeds}")
+    print(
+        f"{'pruner':<20} {'wall s (mean)':>14} {'best val_acc (mean)':>20} {'pruned':>7}  per seed"
+    )
+    base = None
+    for name in pruners:
+        walls, bests, pruned = [], [], []
+        for seed in seeds:
+            seconds, found = search(
+                [
+                    f"hydra.sweeper.n_trials={trials}",
+                    f"hydra.sweeper.sampler.seed={seed}",
+                    *PRUNERS[name],
+                ]
+            )
+            walls.append(seconds)
+            bests.append(found["best_value"])
+            pruned.append(found["trials"]["pruned"])
+        wall = statistics.mean(walls)
+        base = base or wall
+        detail = ", ".join(f"{w:.1f}s/{b:.3f}" for w, b in zip(walls, bests, strict=True))
+        print(
+            f"{name:<20} {wall:>8.1f} ({wall / base:.2f}x) {statistics.mean(bests):>14.4f} "
+            f"{statistics.mean(pruned):>7.1f}  {detail}"
+        )
+
+
+def seeds_experiment(trials, sampler_seed):
+    print(
+        f"\nseed replicates: {trials} trials, sampler seed {sampler_seed}; best configuration "
+        f"retrained on seeds {FRESH_SEEDS.start}-{FRESH_SEEDS.stop - 1}"
+    )
+    print(f"{'search':<12} {'wall s':>7} {'best in search':>15} {'fresh seeds mean ± std':>23}")
+    for label, extra in (("1 seed", []), ("3 seeds", ["hydra.sweeper.seeds=3"])):
+        seconds, found = search(
+            [
+                f"hydra.sweeper.n_trials={trials}",
+                f"hydra.sweeper.sampler.seed={sampler_seed}",
+                *extra,
+            ]
+        )
+        mean, std = fresh_seed_accuracy(found["best_params"])
+        print(f"{label:<12} {seconds:>7.1f} {found['best_value']:>15.4f} {mean:>15.4f} ± {std:.4f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["overhead", "pruning", "seeds"])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--sampler-seeds", default="0,1,2")
+    parser.add_argument("--pruners", default="none,successive_halving,median,hyperband")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    seeds = [int(s) for s in args.sampler_seeds.split(",")]
+    if args.only in (None, "overhead"):
+        overhead(args.trials)
+    if args.only in (None, "pruning"):
+        pruning(seeds, args.pruners.split(","), args.trials)
+    if args.only in (None, "seeds"):
+        for seed in seeds:
+            seeds_experiment(args.trials, seed)
+
+
+if __name__ == "__main__":
+    main()
