@@ -30,6 +30,10 @@ PRUNERS = {
     "none": [],
     "median": ["hydra/sweeper/pruner=median"],
     "successive_halving": ["hydra/sweeper/pruner=successive_halving"],
+    "successive_halving_4": [
+        "hydra/sweeper/pruner=successive_halving",
+        "hydra.sweeper.pruner.reduction_factor=4",
+    ],
     "hyperband": ["hydra/sweeper/pruner=hyperband"],
 }
 FRESH_SEEDS = range(100, 105)
@@ -113,14 +117,12 @@ def overhead(trials):
 
 
 def pruning(seeds, pruners, trials):
+    """Each sampler seed runs every pruner in turn (interleaved, so that a noisy spell of the
+    machine falls on all of them alike) -> a row per pruner."""
     print(f"\npruning: hparams_search=spiral_optuna, {trials} trials, sampler seeds {seeds}")
-    print(
-        f"{'pruner':<20} {'wall s (mean)':>14} {'best val_acc (mean)':>20} {'pruned':>7}  per seed"
-    )
-    base = None
-    for name in pruners:
-        walls, bests, pruned = [], [], []
-        for seed in seeds:
+    runs = {name: [] for name in pruners}
+    for seed in seeds:
+        for name in pruners:
             seconds, found = search(
                 [
                     f"hydra.sweeper.n_trials={trials}",
@@ -128,15 +130,18 @@ def pruning(seeds, pruners, trials):
                     *PRUNERS[name],
                 ]
             )
-            walls.append(seconds)
-            bests.append(found["best_value"])
-            pruned.append(found["trials"]["pruned"])
-        wall = statistics.mean(walls)
-        base = base or wall
-        detail = ", ".join(f"{w:.1f}s/{b:.3f}" for w, b in zip(walls, bests, strict=True))
+            runs[name].append((seconds, found["best_value"], found["trials"]["pruned"]))
+    print(
+        f"{'pruner':<22} {'wall s (mean)':>14} {'best val_acc (mean)':>20} {'pruned':>7}  per seed"
+    )
+    base = statistics.mean(w for w, _, _ in runs[pruners[0]])
+    for name, found in runs.items():
+        wall = statistics.mean(w for w, _, _ in found)
+        best = statistics.mean(b for _, b, _ in found)
+        pruned = statistics.mean(p for _, _, p in found)
+        detail = ", ".join(f"{w:.1f}s/{b:.3f}" for w, b, _ in found)
         print(
-            f"{name:<20} {wall:>8.1f} ({wall / base:.2f}x) {statistics.mean(bests):>14.4f} "
-            f"{statistics.mean(pruned):>7.1f}  {detail}"
+            f"{name:<22} {wall:>8.1f} ({wall / base:.2f}x) {best:>14.4f} {pruned:>7.1f}  {detail}"
         )
 
 
@@ -163,7 +168,9 @@ def main():
     parser.add_argument("--only", choices=["overhead", "pruning", "seeds"])
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--sampler-seeds", default="0,1,2")
-    parser.add_argument("--pruners", default="none,successive_halving,median,hyperband")
+    parser.add_argument(
+        "--pruners", default="none,successive_halving,successive_halving_4,median,hyperband"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     seeds = [int(s) for s in args.sampler_seeds.split(",")]

@@ -86,9 +86,10 @@ def test_grid_sampler_needs_discrete_keys():
 def test_study_lives_in_the_sweep_folder_unless_told(tmp_path):
     sweeper = {"storage": None, "study_name": None}
     where = studies.location(sweeper, tmp_path / "sweep", tmp_path)
-    assert where.target == f"sqlite:///{tmp_path / 'sweep' / 'study.db'}"
-    journal = studies.location({**sweeper, "storage": "journal"}, tmp_path / "sweep", tmp_path)
-    assert (journal.kind, journal.target) == ("journal", str(tmp_path / "sweep" / "study.log"))
+    assert (where.kind, where.target) == ("journal", str(tmp_path / "sweep" / "study.log"))
+    assert where.name == "nnrunner"
+    sqlite = studies.location({**sweeper, "storage": "sqlite"}, tmp_path / "sweep", tmp_path)
+    assert sqlite.target == f"sqlite:///{tmp_path / 'sweep' / 'study.db'}"
     relative = studies.location({**sweeper, "storage": "sqlite:///s.db"}, "x", tmp_path)
     assert relative.target == f"sqlite:///{tmp_path / 's.db'}"
     with pytest.raises(ConfigError, match="neither a URL"):
@@ -139,7 +140,7 @@ def test_search_records_every_trial_and_is_reproducible(tmp_path):
         assert results["best_value"] == pytest.approx(summary["val_accuracy"].max())
         trials = pd.read_csv(_one(cwd, "outputs/sweeps/*/*/trials.csv"))
         assert list(trials["state"]) == ["COMPLETE"] * 4
-        assert _one(cwd, "outputs/sweeps/*/*/study.db").stat().st_size > 0
+        assert _one(cwd, "outputs/sweeps/*/*/study.log").stat().st_size > 0
         found.append(summary[["optimizer.learning_rate", "model.width", "search.l2"]])
     pd.testing.assert_frame_equal(found[0].reset_index(drop=True), found[1].reset_index(drop=True))
 
@@ -161,9 +162,9 @@ def test_rerun_command_reruns_the_best_trial(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("storage", ["default", "journal"])
+@pytest.mark.parametrize("storage", ["journal", "sqlite"])
 def test_pruned_trials_keep_their_rows_and_metrics(tmp_path, storage):
-    extra = ["hydra.sweeper.storage=journal"] if storage == "journal" else []
+    extra = [f"hydra.sweeper.storage={storage}"]
     result = run_cli(
         tmp_path,
         *SEARCH,
@@ -172,6 +173,7 @@ def test_pruned_trials_keep_their_rows_and_metrics(tmp_path, storage):
         "hydra.sweeper.n_trials=12",
         "hydra/sweeper/pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=20",
+        "objective=val_loss",  # continuous: no ties at a rung
         *extra,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -185,13 +187,13 @@ def test_pruned_trials_keep_their_rows_and_metrics(tmp_path, storage):
         assert "pruned by SuccessiveHalvingPruner at epoch" in row["message"]
         metrics = pd.read_csv(f"{row['run_dir']}/metrics.csv")
         assert metrics["epoch"].iloc[-1] == row["epochs_done"] < 300
-        assert row["val_accuracy"] == pytest.approx(metrics["val_accuracy"].iloc[-1])
+        assert row["val_loss"] == pytest.approx(metrics["val_loss"].iloc[-1])
     trials = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/trials.csv"))
     assert (trials["state"] == "PRUNED").sum() == len(pruned)
     assert _results(tmp_path)["trials"]["pruned"] == len(pruned)
     assert "jobs pruned" in result.stdout
-    if storage == "journal":
-        assert _one(tmp_path, "outputs/sweeps/*/*/study.log").stat().st_size > 0
+    stored = {"journal": "study.log", "sqlite": "study.db"}[storage]
+    assert _one(tmp_path, f"outputs/sweeps/*/*/{stored}").stat().st_size > 0
 
 
 @pytest.mark.slow
@@ -250,7 +252,7 @@ def test_continued_study_proposes_new_trials(tmp_path):
 def test_resumed_search_reruns_its_interrupted_trial_and_stops_at_n_trials(tmp_path):
     assert run_cli(tmp_path, *SHORT, "hydra.sweeper.n_trials=2").returncode == 0
     sweep_dir = _one(tmp_path, "outputs/sweeps/*/*")
-    storage = f"sqlite:///{sweep_dir / 'study.db'}"
+    storage = _journal(sweep_dir)
     study = optuna.load_study(study_name="spiral_optuna", storage=storage)
     left = study.ask({"model.width": CategoricalDistribution([16, 32, 64, 128, 256])})
     for key, dist in spaces.parse(_declared(sweep_dir), []).distributions.items():
@@ -258,13 +260,19 @@ def test_resumed_search_reruns_its_interrupted_trial_and_stops_at_n_trials(tmp_p
     result = run_cli(tmp_path, "--resume", str(sweep_dir), "hydra.sweeper.n_trials=3")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 more" in result.stdout and "1 interrupted" in result.stdout
-    study = optuna.load_study(study_name="spiral_optuna", storage=storage)
+    study = optuna.load_study(study_name="spiral_optuna", storage=_journal(sweep_dir))
     states = [t.state.name for t in study.trials]
     assert states == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]
     assert study.trials[3].params == study.trials[2].params  # the interrupted one, run again
     again = run_cli(tmp_path, "--resume", str(sweep_dir), "hydra.sweeper.n_trials=3")
     assert "0 more" in again.stdout
     assert len(pd.read_csv(tmp_path / "outputs" / "runs.csv")) == 3
+
+
+def _journal(sweep_dir):
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    return JournalStorage(JournalFileBackend(str(sweep_dir / "study.log")))
 
 
 def _declared(sweep_dir):
@@ -327,6 +335,10 @@ def test_failed_trial_loses_nothing(tmp_path):
         ),
         (["hydra.sweeper.seeds=0"], "hydra.sweeper.seeds=0: must be a positive integer"),
         (
+            ["+hydra.sweeper.sampler.foo=1"],
+            "hydra.sweeper.sampler.foo=1: TPESampler takes no such setting",
+        ),
+        (
             ["hydra.sweeper.pruner.reduction_factor=x", "hydra/sweeper/pruner=hyperband"],
             "hydra.sweeper.pruner.reduction_factor",
         ),
@@ -338,6 +350,7 @@ def test_bad_search_settings_are_one_line_before_any_trial(tmp_path, args, messa
     assert message in result.stderr, result.stderr[-2000:]
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "outputs" / "runs.csv").exists()
+    assert not list(tmp_path.glob("outputs/sweeps/*/*/study.*"))
 
 
 @pytest.mark.slow
@@ -381,3 +394,28 @@ def test_pruner_stops_a_run_through_the_training_loop(tmp_path):
     assert not (tmp_path / "run" / "params.npz").exists()
     assert pd.read_csv(tmp_path / "runs.csv")["status"].tolist() == ["pruned"]
     assert math.isfinite(row["val_loss"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["pool", "joblib"])
+def test_trials_run_in_parallel_workers_and_report_from_there(tmp_path, launcher):
+    """n_jobs trials at a time through the launcher's worker processes, each of which opens the
+    study to report to (pruning needs the channel to work across processes)."""
+    result = run_cli(
+        tmp_path,
+        *SEARCH,
+        f"hydra/launcher={launcher}",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=8",
+        "trainer.epochs=300",
+        "trainer.log_every=20",
+        "hydra/sweeper/pruner=successive_halving",
+        "objective=val_loss",  # continuous: no ties at a rung
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
+    assert len(ledger) == 8 and sorted(ledger["runner.trial"]) == list(range(8))
+    trials = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/trials.csv"))
+    pruned = set(ledger.loc[ledger["status"] == "pruned", "runner.trial"])
+    assert pruned and pruned == set(trials.loc[trials["state"] == "PRUNED", "number"])

@@ -84,7 +84,8 @@ class MedianPrunerConf:
 @dataclass
 class SuccessiveHalvingPrunerConf:  # asynchronous successive halving (ASHA)
     _target_: str = "optuna.pruners.SuccessiveHalvingPruner"
-    min_resource: Any = 1  # reports before the first rung, or "auto"
+    # epochs before the first rung: the first report (the step a job reports is its epoch)
+    min_resource: Any = "${trainer.log_every}"
     reduction_factor: int = 3
     min_early_stopping_rate: int = 0
 
@@ -92,7 +93,7 @@ class SuccessiveHalvingPrunerConf:  # asynchronous successive halving (ASHA)
 @dataclass
 class HyperbandPrunerConf:
     _target_: str = "optuna.pruners.HyperbandPruner"
-    min_resource: int = 1
+    min_resource: Any = "${trainer.log_every}"  # epochs before the first rung
     max_resource: Any = "auto"
     reduction_factor: int = 3
 
@@ -107,8 +108,8 @@ class OptunaSweeperConf:
     # minimize | maximize, or one per objective; null: from the objective's name (a loss is
     # minimized, an accuracy maximized, n_parameters and seconds minimized)
     direction: Any = None
-    # null: study.db (SQLite) in the sweep folder; "journal": Optuna's JournalStorage file
-    # study.log there (for network file systems); or a URL (sqlite:///spiral.db, a .log path)
+    # null or "journal": Optuna's JournalStorage file study.log in the sweep folder (safe on
+    # network file systems); "sqlite": study.db there; or a URL (sqlite:///spiral.db) or .log path
     storage: Any = None
     study_name: str | None = None  # null: the sweep folder's name
     n_trials: int = 20  # trials to run now; a continued study runs this many more

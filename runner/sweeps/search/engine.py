@@ -38,6 +38,7 @@ def sweep(sweeper, arguments):
             type(pruner).__name__,
             f"cannot prune a multi-objective search (objective={names}); use hydra/sweeper/pruner=none",
         )
+    studies.sampler_of(config.hydra.sweeper, 0, grid)  # its settings checked before any write
     seeds = seed_list(settings["seeds"], config.get("seed"))
     cache = cache_for(sweeper.hydra_context, config)
     _check_keys(cache, search, seeds)

@@ -29,7 +29,7 @@ def reporter(task_config, hydra_config, base_dir):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     where = studies.location(sweeper, str(hydra_config.sweep.dir), base_dir)
-    storage = studies.open_storage(where)
+    storage = studies.open_storage(where, made=True)
     study = optuna.load_study(study_name=where.name, storage=storage, pruner=pruner)
     trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, int(trial_number))
     trial = optuna.trial.Trial(study, trial_id)
