@@ -419,3 +419,20 @@ def test_trials_run_in_parallel_workers_and_report_from_there(tmp_path, launcher
     trials = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/trials.csv"))
     pruned = set(ledger.loc[ledger["status"] == "pruned", "runner.trial"])
     assert pruned and pruned == set(trials.loc[trials["state"] == "PRUNED", "number"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["random", "cmaes", "qmc", "nsgaii"])
+def test_every_sampler_is_seeded(tmp_path, sampler):
+    found = []
+    for name in ("first", "second"):
+        cwd = tmp_path / name
+        cwd.mkdir()
+        result = run_cli(
+            cwd, *SHORT, f"hydra/sweeper/sampler={sampler}", "hydra.sweeper.n_trials=3"
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Warning" not in result.stderr  # no library notice per trial
+        trials = pd.read_csv(_one(cwd, "outputs/sweeps/*/*/trials.csv"))
+        found.append(trials[["optimizer.learning_rate", "model.width", "search.l2"]])
+    pd.testing.assert_frame_equal(found[0], found[1])

@@ -45,6 +45,8 @@ class CmaEsSamplerConf:
     seed: int | None = 0
     n_startup_trials: int = 1
     sigma0: float | None = None
+    # CMA-ES samples numbers only; choice() keys are sampled at random, said once (README)
+    warn_independent_sampling: bool = False
 
 
 @dataclass
@@ -59,6 +61,7 @@ class QMCSamplerConf:
     seed: int | None = 0
     qmc_type: str = "sobol"
     scramble: bool = True
+    warn_asynchronous_seeding: bool = False  # the seed is always given
 
 
 @dataclass

@@ -38,7 +38,8 @@ def sweep(sweeper, arguments):
             type(pruner).__name__,
             f"cannot prune a multi-objective search (objective={names}); use hydra/sweeper/pruner=none",
         )
-    studies.sampler_of(config.hydra.sweeper, 0, grid)  # its settings checked before any write
+    sampler = studies.sampler_of(config.hydra.sweeper, 0, grid)  # checked before any write
+    _say_what_cmaes_cannot(sampler, search)
     seeds = seed_list(settings["seeds"], config.get("seed"))
     cache = cache_for(sweeper.hydra_context, config)
     _check_keys(cache, search, seeds)
@@ -197,6 +198,19 @@ class Search:
             )
         self.study.tell(trial, means if len(means) > 1 else means[0])
         return 0
+
+
+def _say_what_cmaes_cannot(sampler, search):
+    from optuna.distributions import CategoricalDistribution
+
+    if type(sampler).__name__ != "CmaEsSampler":
+        return
+    chosen = [k for k, d in search.distributions.items() if isinstance(d, CategoricalDistribution)]
+    if chosen:
+        say(
+            f"note: CMA-ES searches numbers; {', '.join(chosen)} "
+            f"{'is' if len(chosen) == 1 else 'are'} sampled at random"
+        )
 
 
 def _std(values):

@@ -16,6 +16,7 @@ ending in ``.log`` keeps the study anywhere.
 import math
 import re
 import shlex
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,7 +195,9 @@ def build(section, config, key, extra=None):
             f"is not an Optuna {key}; choose hydra/sweeper/{key}= one of {section}",
         ) from None
     try:
-        return cls(**settings, **(extra or {}))
+        with warnings.catch_warnings():  # QMC and others are "experimental" in Optuna's terms
+            warnings.simplefilter("ignore", category=optuna_experimental_warning())
+            return cls(**settings, **(extra or {}))
     except (TypeError, ValueError) as error:
         text = str(error).splitlines()[0]
         unknown = re.search(r"unexpected keyword argument '(\w+)'", text)
@@ -206,6 +209,12 @@ def build(section, config, key, extra=None):
                 f"{cls.__name__} takes no such setting",
             ) from None
         raise ConfigError(f"hydra.sweeper.{key}", cls.__name__, text) from None
+
+
+def optuna_experimental_warning():
+    from optuna.exceptions import ExperimentalWarning
+
+    return ExperimentalWarning
 
 
 def pruner_of(sweeper):
