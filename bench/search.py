@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PRUNERS = {
     "none": [],
     "median": ["hydra/sweeper/pruner=median"],
-    "successive_halving": ["hydra/sweeper/pruner=successive_halving"],
-    "successive_halving_4": [
-        "hydra/sweeper/pruner=successive_halving",
+    "asha": ["hydra/sweeper/pruner=asha"],
+    "asha_4": [
+        "hydra/sweeper/pruner=asha",
         "hydra.sweeper.pruner.reduction_factor=4",
     ],
     "hyperband": ["hydra/sweeper/pruner=hyperband"],
@@ -168,9 +168,7 @@ def main():
     parser.add_argument("--only", choices=["overhead", "pruning", "seeds"])
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--sampler-seeds", default="0,1,2")
-    parser.add_argument(
-        "--pruners", default="none,successive_halving,successive_halving_4,median,hyperband"
-    )
+    parser.add_argument("--pruners", default="none,asha,asha_4,median,hyperband")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     seeds = [int(s) for s in args.sampler_seeds.split(",")]

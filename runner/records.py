@@ -36,6 +36,7 @@ RUN_COLUMNS = [
     "overrides",
     "sweep_dir",
     "job",
+    "trial",  # the search trial a job ran for (runner.trial), empty outside a search
     "model",
     "data",
     "loss",

@@ -310,6 +310,7 @@ def _summary_row(cfg, ctx, started, seconds, status, message, progress):
         "overrides": ctx.overrides,
         "sweep_dir": ctx.sweep_dir,
         "job": ctx.job,
+        "trial": scalars.get("runner.trial"),
         **{group: ctx.choices.get(group) for group in GROUPS},
         "epochs_done": last.get("epoch"),
         **{key: last.get(key) for key in METRIC_COLUMNS[1:5]},

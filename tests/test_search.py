@@ -135,7 +135,8 @@ def test_search_records_every_trial_and_is_reproducible(tmp_path):
         summary = pd.read_csv(_one(cwd, "outputs/sweeps/*/*/summary.csv")).sort_values("job")
         ledger = pd.read_csv(cwd / "outputs" / "runs.csv")
         assert len(summary) == len(ledger) == 4
-        assert sorted(ledger["runner.trial"]) == [0, 1, 2, 3]
+        assert sorted(ledger["trial"]) == [0, 1, 2, 3]
+        assert (ledger["trial"] == ledger["runner.trial"]).all()
         results = _results(cwd)
         assert results["best_value"] == pytest.approx(summary["val_accuracy"].max())
         trials = pd.read_csv(_one(cwd, "outputs/sweeps/*/*/trials.csv"))
@@ -151,7 +152,7 @@ def test_rerun_command_reruns_the_best_trial(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = _results(tmp_path)
     ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
-    best_key = ledger.loc[ledger["runner.trial"] == results["number"], "run_key"].item()
+    best_key = ledger.loc[ledger["trial"] == results["number"], "run_key"].item()
     words = results["command"].split()
     assert words[:3] == ["python", "-m", "runner"] and "hydra.mode=RUN" in words
     rerun = run_cli(tmp_path, *words[3:], "trainer.plots=false")
@@ -171,7 +172,7 @@ def test_pruned_trials_keep_their_rows_and_metrics(tmp_path, storage):
         "trainer.epochs=300",
         "trainer.log_every=20",
         "hydra.sweeper.n_trials=12",
-        "hydra/sweeper/pruner=successive_halving",
+        "hydra/sweeper/pruner=asha",
         "hydra.sweeper.pruner.min_resource=20",
         "objective=val_loss",  # continuous: no ties at a rung
         *extra,
@@ -202,11 +203,11 @@ def test_seed_replicates_average_into_one_trial(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
     assert len(ledger) == 6
-    for _, runs in ledger.groupby("runner.trial"):
+    for _, runs in ledger.groupby("trial"):
         assert sorted(runs["seed"]) == [0, 1, 2]
         assert runs["optimizer.learning_rate"].nunique() == 1
     trials = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/trials.csv"))
-    means = ledger.groupby("runner.trial")["val_accuracy"].mean()
+    means = ledger.groupby("trial")["val_accuracy"].mean()
     for _, trial in trials.iterrows():
         assert trial["value"] == pytest.approx(means[trial["number"]])
     results = _results(tmp_path)
@@ -306,7 +307,7 @@ def test_failed_trial_loses_nothing(tmp_path):
         ),
         (
             ["hydra/sweeper/pruner=foo"],
-            "no option 'foo' in config group 'hydra/sweeper/pruner'; available: hyperband, median",
+            "no option 'foo' in config group 'hydra/sweeper/pruner'; available: asha, hyperband, median",
         ),
         (["model.width=choice(16,"], "the override 'model.width=choice(16,' does not parse"),
         (
@@ -410,14 +411,14 @@ def test_trials_run_in_parallel_workers_and_report_from_there(tmp_path, launcher
         "hydra.sweeper.n_trials=8",
         "trainer.epochs=300",
         "trainer.log_every=20",
-        "hydra/sweeper/pruner=successive_halving",
+        "hydra/sweeper/pruner=asha",
         "objective=val_loss",  # continuous: no ties at a rung
     )
     assert result.returncode == 0, result.stderr[-3000:]
     ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
-    assert len(ledger) == 8 and sorted(ledger["runner.trial"]) == list(range(8))
+    assert len(ledger) == 8 and sorted(ledger["trial"]) == list(range(8))
     trials = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/trials.csv"))
-    pruned = set(ledger.loc[ledger["status"] == "pruned", "runner.trial"])
+    pruned = set(ledger.loc[ledger["status"] == "pruned", "trial"])
     assert pruned and pruned == set(trials.loc[trials["state"] == "PRUNED", "number"])
 
 

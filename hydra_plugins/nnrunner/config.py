@@ -107,7 +107,7 @@ class OptunaSweeperConf:
     _recursive_: bool = False  # the sampler and pruner are built when the search starts
     defaults: list = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}])
     sampler: Any = MISSING  # hydra/sweeper/sampler=tpe|random|cmaes|grid|qmc|nsgaii
-    pruner: Any = MISSING  # hydra/sweeper/pruner=none|median|successive_halving|hyperband
+    pruner: Any = MISSING  # hydra/sweeper/pruner=none|median|asha|hyperband
     # minimize | maximize, or one per objective; null: from the objective's name (a loss is
     # minimized, an accuracy maximized, n_parameters and seconds minimized)
     direction: Any = None
@@ -138,7 +138,8 @@ for _name, _node in {
 for _name, _node in {
     "none": NoPrunerConf,
     "median": MedianPrunerConf,
-    "successive_halving": SuccessiveHalvingPrunerConf,
+    "asha": SuccessiveHalvingPrunerConf,
+    "successive_halving": SuccessiveHalvingPrunerConf,  # Optuna's name for the same
     "hyperband": HyperbandPrunerConf,
 }.items():
     _store.store(group="hydra/sweeper/pruner", name=_name, node=_node, provider="nnrunner")

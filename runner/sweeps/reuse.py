@@ -132,10 +132,19 @@ def reuse(earlier, ctx):
         "reused_from": earlier["run_dir"],
         "sweep_dir": ctx.sweep_dir,
         "job": ctx.job,
+        "trial": _trial_of(ctx.overrides),
         "overrides": ctx.overrides,
     }
     write_summary(ctx.run_dir, row)
     return row
+
+
+def _trial_of(overrides):
+    """This job's search trial (the sweeper's ``runner.trial=N`` override), or None."""
+    for word in str(overrides or "").split():
+        if word.startswith("runner.trial="):
+            return int(word.split("=", 1)[1])
+    return None
 
 
 def _same_folder(a, b):

@@ -226,7 +226,7 @@ def pruner_of(sweeper):
 
 
 SAMPLERS = "tpe, random, cmaes, grid, qmc, nsgaii"
-PRUNERS = "none, median, successive_halving, hyperband"
+PRUNERS = "none, median, asha, hyperband"
 
 
 def sampler_of(sweeper, continuing_after, grid=None):
