@@ -437,3 +437,11 @@ def test_every_sampler_is_seeded(tmp_path, sampler):
         trials = pd.read_csv(_one(cwd, "outputs/sweeps/*/*/trials.csv"))
         found.append(trials[["optimizer.learning_rate", "model.width", "search.l2"]])
     pd.testing.assert_frame_equal(found[0], found[1])
+
+
+def test_a_search_without_optuna_says_how_to_install_it(monkeypatch):
+    from runner.sweeps.search.engine import require_optuna
+
+    monkeypatch.setitem(__import__("sys").modules, "optuna", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"hydra/sweeper=optuna: needs Optuna.*pip install"):
+        require_optuna()

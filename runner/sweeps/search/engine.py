@@ -21,7 +21,7 @@ from runner.sweeps.search.pruning import seed_list
 
 def sweep(sweeper, arguments):
     """The Optuna sweeper's ``sweep`` -> the batches' JobReturns."""
-    import optuna
+    optuna = require_optuna()
 
     from runner.sweeps.compose import cache_for
 
@@ -82,6 +82,19 @@ def sweep(sweeper, arguments):
         raise
     found()
     return run.returns
+
+
+def require_optuna():
+    """Optuna, or one line saying how to install it (it is the ``[optuna]`` extra)."""
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError(
+            "hydra/sweeper",
+            "optuna",
+            'needs Optuna, which is not installed: pip install -e ".[optuna]"',
+        ) from None
+    return optuna
 
 
 class Search:
