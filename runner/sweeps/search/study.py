@@ -247,7 +247,17 @@ def sampler_of(sweeper, continuing_after, grid=None):
         with open_dict(config):
             config.seed = int(mixed)
     extra = {"search_space": grid} if grid is not None else None
-    return build(SAMPLERS, config, "sampler", extra)
+    sampler = build(SAMPLERS, config, "sampler", extra)
+    if type(sampler).__name__ == "CmaEsSampler":
+        import importlib.util
+
+        if importlib.util.find_spec("cmaes") is None:  # Optuna imports it at the first trial
+            raise ConfigError(
+                "hydra/sweeper/sampler",
+                "cmaes",
+                'needs the cmaes package, which is not installed: pip install -e ".[optuna]"',
+            )
+    return sampler
 
 
 def is_grid_sampler(sweeper):
