@@ -23,6 +23,13 @@ from runner.sweeps.search import study as studies  # noqa: E402
 
 SEARCH = ("hparams_search=spiral_optuna", "data.samples=30", "data.val_samples=30")
 SHORT = (*SEARCH, "trainer.epochs=60", "trainer.log_every=20")
+PRUNED = (  # ASHA judging every 20 epochs on val_loss, which is continuous: no ties at a rung
+    *SEARCH,
+    "trainer.epochs=300",
+    "trainer.log_every=20",
+    "hydra/sweeper/pruner=asha",
+    "objective=val_loss",
+)
 
 
 def _one(cwd, pattern):
@@ -168,13 +175,9 @@ def test_pruned_trials_keep_their_rows_and_metrics(tmp_path, storage):
     extra = [f"hydra.sweeper.storage={storage}"]
     result = run_cli(
         tmp_path,
-        *SEARCH,
-        "trainer.epochs=300",
-        "trainer.log_every=20",
+        *PRUNED,
         "hydra.sweeper.n_trials=12",
-        "hydra/sweeper/pruner=asha",
         "hydra.sweeper.pruner.min_resource=20",
-        "objective=val_loss",  # continuous: no ties at a rung
         *extra,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -404,15 +407,11 @@ def test_trials_run_in_parallel_workers_and_report_from_there(tmp_path, launcher
     study to report to (pruning needs the channel to work across processes)."""
     result = run_cli(
         tmp_path,
-        *SEARCH,
+        *PRUNED,
         f"hydra/launcher={launcher}",
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.n_trials=8",
-        "trainer.epochs=300",
-        "trainer.log_every=20",
-        "hydra/sweeper/pruner=asha",
-        "objective=val_loss",  # continuous: no ties at a rung
     )
     assert result.returncode == 0, result.stderr[-3000:]
     ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")

@@ -361,11 +361,11 @@ def _run_again(study, numbers, room):
     import optuna
 
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    states = optuna.trial.TrialState
     tried = {
         tuple(sorted(t.params.items()))
         for t in trials.values()
-        if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        or t.state == optuna.trial.TrialState.WAITING
+        if t.state in (states.COMPLETE, states.PRUNED, states.WAITING)
     }
     for number in sorted(numbers)[: max(room, 0)]:
         params = trials[number].params
