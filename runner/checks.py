@@ -5,6 +5,7 @@ import re
 
 from omegaconf import OmegaConf
 
+from runner.best_epoch import KEEP_MODES, MONITORS
 from runner.errors import ConfigError, Problems
 from runner.progress import MODES as PROGRESS_MODES
 from runner.records import flatten
@@ -29,7 +30,10 @@ TRAINER_KEYS = (
     "plots",
     "progress",
     "stop_on_divergence",
+    "early_stopping",
+    "keep",
 )
+EARLY_STOPPING_DEFAULTS = {"patience": None, "monitor": "val_loss", "min_delta": 0.0}
 # Top-level keys the runner reads; any other is only read through an interpolation, or not at all.
 READ_KEYS = (
     "seed",
@@ -51,6 +55,7 @@ _REFERENCE = re.compile(r"\$\{([\w.]+)")
 def check_trainer(cfg):
     """-> ``trainer.*`` as a dict plus ``seed``; every mistake is reported together."""
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer.setdefault("keep", "auto")
     problems = Problems()
     for key in trainer:
         if key not in TRAINER_KEYS:
@@ -81,6 +86,10 @@ def check_trainer(cfg):
     with problems.check():
         _choice("trainer.progress", trainer.get("progress"), PROGRESS_MODES)
     with problems.check():
+        trainer["early_stopping"] = _early_stopping(trainer.get("early_stopping"))
+    with problems.check():
+        _choice("trainer.keep", trainer.get("keep"), KEEP_MODES)
+    with problems.check():
         _integer("seed", cfg.get("seed"), minimum=0)
     with problems.check():
         _choice("dtype", cfg.get("dtype"), ("float32", "float64"))
@@ -88,6 +97,45 @@ def check_trainer(cfg):
         check_objective(cfg.get("objective"))
     problems.raise_any()
     return {**trainer, "seed": cfg.seed}
+
+
+def _early_stopping(given):
+    """``trainer.early_stopping.*`` checked, with its defaults (off) filled in."""
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise ConfigError(
+            "trainer.early_stopping",
+            given,
+            "must be a group of keys: patience, monitor, min_delta "
+            "(e.g. trainer.early_stopping.patience=500)",
+        )
+    settings = {**EARLY_STOPPING_DEFAULTS, **given}
+    problems = Problems()
+    for key in settings:
+        if key not in EARLY_STOPPING_DEFAULTS:
+            with problems.check():
+                raise ConfigError(
+                    f"trainer.early_stopping.{key}",
+                    settings[key],
+                    f"unknown key; allowed: {', '.join(EARLY_STOPPING_DEFAULTS)}",
+                )
+    if settings["patience"] is not None:
+        with problems.check():
+            _integer(
+                "trainer.early_stopping.patience",
+                settings["patience"],
+                1,
+                " (epochs without improvement) or null (off)",
+            )
+    with problems.check():
+        _choice("trainer.early_stopping.monitor", settings["monitor"], tuple(MONITORS))
+    delta = settings["min_delta"]
+    with problems.check():
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta >= 0:
+            raise ConfigError("trainer.early_stopping.min_delta", delta, "must be a number >= 0")
+    problems.raise_any()
+    return settings
 
 
 def check_runner(cfg):

@@ -25,6 +25,9 @@ class Dataset:
     n_classes: int = 0  # classification only
     class_names: tuple = ()
     notes: tuple = ()  # hints for the user about this data, printed before training
+    X_test: np.ndarray | None = None  # the held-out test split (data.test_fraction), or None
+    y_test: np.ndarray | None = None
+    encoding: object = None  # runner.tabular.Encoding: how CSV rows became these arrays
 
     @property
     def n_inputs(self):
@@ -35,26 +38,30 @@ class Dataset:
         return self.y_train.shape[1] if self.task == REGRESSION else 1
 
 
-def load_dataset(data_cfg, seeds, dtype, base_dir):
-    """data config node -> Dataset; ``seeds`` is a pair of SeedSequences (train, validation)."""
+def load_dataset(data_cfg, seeds, dtype, base_dir, cache_dir=None):
+    """data config node -> Dataset; ``seeds``: SeedSequences (train, validation, test draws; a
+    CSV's splits use the first). ``cache_dir``: where a sweep keeps parsed CSV files."""
     check_data_config(data_cfg, base_dir)
     name = data_cfg.get("name")
     if name == "csv":
-        dataset = _csv_dataset(data_cfg, np.random.default_rng(seeds[0]), dtype, base_dir)
-    else:
-        dataset = _generated(name, data_cfg, seeds, dtype)
-    return dataset
+        from runner.csv_data import csv_dataset
+
+        rng = np.random.default_rng(seeds[0])
+        return csv_dataset(data_cfg, rng, dtype, csv_path(data_cfg, base_dir), cache_dir)
+    return _generated(name, data_cfg, seeds, dtype)
 
 
 def check_data_config(data_cfg, base_dir):
     """Check ``data.*`` before anything is read or drawn; every problem is reported at once."""
     name = data_cfg.get("name")
     if name == "csv":
-        return _check_csv_config(data_cfg, base_dir)
+        from runner.csv_data import check_csv_config
+
+        return check_csv_config(data_cfg, base_dir)
     if name not in DATASETS:
         allowed = ", ".join(sorted([*DATASETS, "csv"]))
         raise ConfigError("data.name", name, f"unknown dataset; choose one of: {allowed}")
-    allowed = [*generator_options(name), "val_samples"]
+    allowed = [*generator_options(name), "val_samples", "test_fraction"]
     problems = Problems()
     for key, value in data_cfg.items():
         if key not in ("name", *allowed):
@@ -78,8 +85,21 @@ def check_data_config(data_cfg, base_dir):
                 val_samples,
                 "must be a positive integer or null (as many as data.samples)",
             )
+    test_fraction = data_cfg.get("test_fraction", 0)
+    if not _is_fraction(test_fraction, zero=True):
+        with problems.check():
+            raise ConfigError(
+                "data.test_fraction",
+                test_fraction,
+                "must be a number from 0 (no test split) up to, not including, 1",
+            )
     problems.raise_any()
     return None
+
+
+def _is_fraction(value, zero=False):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and (0 <= value < 1 if zero else 0 < value < 1)
 
 
 def generator_options(name):
@@ -92,7 +112,10 @@ def _is_int(value):
 
 
 def _generated(name, data_cfg, seeds, dtype):
-    options = {k: v for k, v in data_cfg.items() if k not in ("name", "val_samples")}
+    """Training, validation and (with data.test_fraction) test sets: three seeded draws; the
+    test draw has test_fraction times as many points as the training one."""
+    own = ("name", "val_samples", "test_fraction")
+    options = {k: v for k, v in data_cfg.items() if k not in own}
     maker = DATASETS[name]
     with config_key("data", options):
         X, y = maker(**options, seed=np.random.default_rng(seeds[0]), dtype=dtype)
@@ -100,51 +123,33 @@ def _generated(name, data_cfg, seeds, dtype):
     val_options = options if val_samples is None else dict(options, samples=val_samples)
     with config_key("data", val_options):
         X_val, y_val = maker(**val_options, seed=np.random.default_rng(seeds[1]), dtype=dtype)
+    X_test = y_test = None
+    test_fraction = data_cfg.get("test_fraction", 0)
+    if test_fraction:
+        samples = options.get("samples", generator_defaults(name).get("samples", 100))
+        test_options = dict(options, samples=max(1, int(round(samples * test_fraction))))
+        with config_key("data", test_options):
+            X_test, y_test = maker(
+                **test_options, seed=np.random.default_rng(seeds[2]), dtype=dtype
+            )
     if np.issubdtype(y.dtype, np.integer):
         n_classes = int(max(y.max(), y_val.max())) + 1
+        names = tuple(map(str, range(n_classes)))
         return Dataset(
-            X, y, X_val, y_val, CLASSIFICATION, n_classes, tuple(map(str, range(n_classes)))
+            X, y, X_val, y_val, CLASSIFICATION, n_classes, names, X_test=X_test, y_test=y_test
         )
-    return Dataset(X, y, X_val, y_val, REGRESSION)
+    return Dataset(X, y, X_val, y_val, REGRESSION, X_test=X_test, y_test=y_test)
 
 
-CSV_KEYS = ("name", "path", "target", "features", "task", "standardize", "val_fraction")
-SCALE_HINT = 100  # unstandardised features beyond this magnitude earn a hint
+def generator_defaults(name):
+    import inspect
+
+    parameters = inspect.signature(DATASETS[name]).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
-def _check_csv_config(cfg, base_dir):
-    """Static checks of data=csv, the file first -> the file's resolved path."""
-    problems = Problems()
-    path = None
-    with problems.check():
-        path = _csv_path(cfg, base_dir)
-    if OmegaConf.is_missing(cfg, "target") or cfg.get("target") in (None, ""):
-        with problems.check():
-            raise ConfigError(
-                "data.target",
-                "???",
-                "required for data=csv: the column to predict (e.g. data.target=species)",
-            )
-    for key in sorted(set(cfg) - set(CSV_KEYS)):
-        with problems.check():
-            raise ConfigError(
-                f"data.{key}", cfg[key], f"not a csv option; choose from: {', '.join(CSV_KEYS[1:])}"
-            )
-    val_fraction = cfg.get("val_fraction", 0.2)
-    if (
-        isinstance(val_fraction, bool)
-        or not isinstance(val_fraction, (int, float))
-        or not (0 < val_fraction < 1)
-    ):
-        with problems.check():
-            raise ConfigError(
-                "data.val_fraction", val_fraction, "must be a number between 0 and 1 (exclusive)"
-            )
-    problems.raise_any()
-    return path
-
-
-def _csv_path(cfg, base_dir):
+def csv_path(cfg, base_dir):
+    """``data.path`` resolved from the folder the run started in; a missing file is named."""
     if OmegaConf.is_missing(cfg, "path") or cfg.get("path") in (None, ""):
         raise ConfigError(
             "data.path", "???", "required for data=csv: the CSV file (e.g. data.path=iris.csv)"
@@ -156,133 +161,3 @@ def _csv_path(cfg, base_dir):
         what = "is a folder, not a file" if path.is_dir() else "no such file"
         raise ConfigError("data.path", cfg.path, f"{what}{where}")
     return path
-
-
-def _csv_dataset(cfg, rng, dtype, base_dir):
-    import pandas as pd
-
-    path = _csv_path(cfg, base_dir)
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise ConfigError("data.path", cfg.path, "is empty: no header, no rows") from None
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise ConfigError("data.path", cfg.path, f"not a readable CSV file ({error})") from None
-    if frame.empty:
-        raise ConfigError("data.path", cfg.path, "has a header but no rows")
-    target = str(cfg.target)
-    if target not in frame.columns:
-        raise ConfigError(
-            "data.target",
-            target,
-            f"no such column in {path.name}; columns: {', '.join(map(str, frame.columns))}",
-        )
-    features = _csv_features(cfg, frame, target, path)
-    X = frame[features].to_numpy(dtype=np.float64)
-    task = _csv_task(cfg.get("task", "auto"), frame[target])
-    y, class_names = _csv_target(frame[target], task)
-    if task == CLASSIFICATION and len(class_names) < 2:
-        raise ConfigError(
-            "data.target",
-            target,
-            f"has a single class ({class_names[0]!r}) in {path.name}; a classifier needs at "
-            "least 2 (for a numeric target, data.task=regression)",
-        )
-    val_fraction = cfg.get("val_fraction", 0.2)
-    n_val = max(1, int(round(len(frame) * val_fraction)))
-    if len(frame) - n_val < 1:
-        raise ConfigError(
-            "data.path",
-            cfg.path,
-            f"has {len(frame)} rows; need at least 2 to split off a validation set",
-        )
-    order = rng.permutation(len(frame))
-    train, val = order[n_val:], order[:n_val]
-    X_train, X_val = X[train], X[val]
-    notes = ()
-    if cfg.get("standardize", False):
-        mean, std = X_train.mean(axis=0), X_train.std(axis=0)
-        std[std == 0] = 1.0
-        X_train, X_val = (X_train - mean) / std, (X_val - mean) / std
-    else:
-        notes = _scale_hint(X_train, features)
-    X_train, X_val = X_train.astype(dtype), X_val.astype(dtype)
-    if task == CLASSIFICATION:
-        return Dataset(X_train, y[train], X_val, y[val], task, len(class_names), class_names, notes)
-    y = y.astype(dtype).reshape(-1, 1)
-    return Dataset(X_train, y[train], X_val, y[val], task, notes=notes)
-
-
-def _scale_hint(X, features):
-    """A hint when unscaled features are large: such inputs saturate a small network."""
-    peaks = np.abs(X).max(axis=0)
-    worst = int(np.argmax(peaks))
-    if peaks[worst] <= SCALE_HINT:
-        return ()
-    return (
-        f"data.standardize=false: feature '{features[worst]}' reaches {peaks[worst]:.4g}; "
-        "features this large often keep a network at chance; set data.standardize=true",
-    )
-
-
-def _csv_features(cfg, frame, target, path):
-    import pandas as pd
-
-    features = cfg.get("features")
-    if features is None:
-        features = [c for c in frame.columns if c != target]
-    elif isinstance(features, str):
-        features = [features]
-    features = [str(f) for f in features]
-    if not features:
-        raise ConfigError("data.features", features, "no feature columns left besides the target")
-    for column in features:
-        if column not in frame.columns:
-            raise ConfigError(
-                "data.features",
-                column,
-                f"no such column in {path.name}; columns: {', '.join(map(str, frame.columns))}",
-            )
-        if not pd.api.types.is_numeric_dtype(frame[column]):
-            raise ConfigError(
-                "data.features",
-                column,
-                f"column is not numeric (dtype {frame[column].dtype}); list only numeric columns in data.features",
-            )
-        if frame[column].isna().any():
-            raise ConfigError(
-                "data.features",
-                column,
-                f"column has {int(frame[column].isna().sum())} missing values; fill or drop them first",
-            )
-    return features
-
-
-def _csv_task(task, column):
-    import pandas as pd
-
-    if task == "auto":
-        return REGRESSION if pd.api.types.is_float_dtype(column) else CLASSIFICATION
-    if task not in (CLASSIFICATION, REGRESSION):
-        raise ConfigError("data.task", task, "choose one of: auto, classification, regression")
-    return task
-
-
-def _csv_target(column, task):
-    """Labels 0..k-1 with their class names, or float targets."""
-    import pandas as pd
-
-    if column.isna().any():
-        raise ConfigError(
-            "data.target", column.name, f"column has {int(column.isna().sum())} missing values"
-        )
-    if task == REGRESSION:
-        if not pd.api.types.is_numeric_dtype(column):
-            raise ConfigError(
-                "data.task",
-                task,
-                f"target column '{column.name}' is not numeric; use data.task=classification",
-            )
-        return column.to_numpy(dtype=np.float64), ()
-    codes, names = pd.factorize(column, sort=True)
-    return codes.astype(np.int64), tuple(map(str, names))

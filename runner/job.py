@@ -226,10 +226,10 @@ def print_run(row, ledger):
     if row.get("epochs_done") is None:  # stopped before its first epoch was logged
         say(f"{row['message'] or status}   run folder: {relative(row['run_dir'])}", file=stream)
         return
-    figures = "  ".join(
-        f"{key} {_fmt(row.get(key))}"
-        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-    )
+    shown = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+    if row.get("test_loss") is not None:
+        shown += ["test_loss", "test_accuracy"]
+    figures = "  ".join(f"{key} {_fmt(row.get(key))}" for key in shown)
     say(
         f"{status} after {row['epochs_done']} epochs in {row['seconds']:.2f} s: {figures}",
         file=stream,

@@ -42,10 +42,13 @@ RUN_COLUMNS = [
     "loss",
     "optimizer",
     "epochs_done",
-    "train_loss",
+    "best_epoch",  # the logged epoch where trainer.early_stopping.monitor was best
+    "train_loss",  # train_*, val_*, test_*: of the parameters kept (trainer.keep)
     "train_accuracy",
     "val_loss",
     "val_accuracy",
+    "test_loss",  # the held-out test split (data.test_fraction), evaluated once at the end
+    "test_accuracy",
     "best_val_loss",
     "best_val_accuracy",
     "n_parameters",
@@ -112,7 +115,7 @@ def write_summary(run_dir, row):
     """summary.csv in the run folder: one row, the same columns as the ledger."""
     path = Path(run_dir) / "summary.csv"
     row = ordered_row(row)
-    _write_atomically(path, csv_text(list(row), [row.values()]))
+    write_text_atomically(path, csv_text(list(row), [row.values()]))
     return path
 
 
@@ -212,10 +215,10 @@ def _read_header(path):
 def write_csv_atomically(frame, path):
     """Write to a temporary file and rename over ``path``: readers never see half a file, and a
     failed write (a full disk) leaves the old file as it was."""
-    return _write_atomically(path, frame.to_csv(index=False))
+    return write_text_atomically(path, frame.to_csv(index=False))
 
 
-def _write_atomically(path, text):
+def write_text_atomically(path, text):
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -30,6 +30,7 @@ _file_hashes = {}  # (path, size, mtime_ns) -> SHA-256 of the content: a sweep r
 def run_key(scalars, data_fingerprint=None):
     """The key of a run whose config is ``scalars`` ({dotted key: value}) -> 16 hex digits."""
     kept = {key: value for key, value in scalars.items() if not is_excluded(key)}
+    kept = {key: value for key, value in kept.items() if key not in _inert(kept)}
     if data_fingerprint is not None:
         kept.pop("data.path", None)
     payload = {
@@ -40,6 +41,19 @@ def run_key(scalars, data_fingerprint=None):
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _inert(scalars):
+    """Keys added after runs were first keyed that change nothing in this run at their
+    defaults: left out, so a run made before they existed keeps its key (and is resumed)."""
+    inert = set()
+    stops_early = scalars.get("trainer.early_stopping.patience") is not None
+    if not stops_early and scalars.get("trainer.keep", "auto") in ("auto", "last"):
+        inert |= {key for key in scalars if key.startswith("trainer.early_stopping.")}
+        inert.add("trainer.keep")
+    if scalars.get("data.name") != "csv" and scalars.get("data.test_fraction") in (0, 0.0):
+        inert.add("data.test_fraction")
+    return inert
 
 
 def is_excluded(key):
@@ -54,13 +68,18 @@ def data_fingerprint(scalars, base_dir):
     path = Path(scalars["data.path"]).expanduser()
     path = path if path.is_absolute() else Path(base_dir) / path
     try:
-        stat = path.stat()
-        identity = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        if identity not in _file_hashes:
-            _file_hashes[identity] = "sha256:" + _sha256(path)
-        return _file_hashes[identity]
+        return "sha256:" + content_hash(path)
     except OSError:
         return None
+
+
+def content_hash(path):
+    """SHA-256 of the file at ``path`` (hex), computed once per process and file version."""
+    stat = Path(path).stat()
+    identity = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if identity not in _file_hashes:
+        _file_hashes[identity] = _sha256(path)
+    return _file_hashes[identity]
 
 
 def _sha256(path):

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from runner.best_epoch import BestEpoch, keep_mode
 from runner.build import build_model, loss_name
 from runner.checks import check_trainer, unread_keys
+from runner.csv_cache import CACHE_FOLDER
 from runner.data import CLASSIFICATION, REGRESSION, check_data_config, load_dataset
 from runner.divergence import DivergenceWatch
 from runner.errors import ConfigError, Problems, check_resolvable, os_problem
@@ -28,6 +30,7 @@ from runner.records import (
     write_summary,
 )
 from runner.run_key import data_fingerprint, run_key
+from runner.tabular import PREPROCESSING_FILE, encoding_of
 
 GROUPS = ("model", "data", "loss", "optimizer")
 
@@ -58,6 +61,9 @@ class Progress:
     best_val_accuracy: float = math.nan
     n_parameters: int | None = None
     resolved: dict | None = None  # the config resolved once, for the summary row
+    best_epoch: int | None = None
+    kept: dict | None = None  # the logged row of the parameters kept, when not the last
+    test: dict = field(default_factory=dict)  # test_loss, test_accuracy of the kept parameters
 
     @property
     def last(self):
@@ -183,7 +189,9 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
     problems.raise_any()
     for note in unread_keys(cfg):
         say(f"warning: {note}", file=sys.stderr)
-    dataset, model = dataset_and_model(cfg, trainer["seed"], ctx.base_dir)
+    cache = Path(ctx.sweep_dir) / CACHE_FOLDER if ctx.sweep_dir else None
+    dataset, model = dataset_and_model(cfg, trainer["seed"], ctx.base_dir, cache)
+    encoding_of(dataset).save(run_dir / PREPROCESSING_FILE)
     for note in dataset.notes:
         say(f"note: {note}", file=sys.stderr)
     progress.n_parameters = model.n_parameters
@@ -218,9 +226,19 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
         model.parameters(),
         hint=f"lower optimizer.learning_rate (now {lr:g}) or add regularization",
     )
-    sign = pruned = None
+    stopping = trainer["early_stopping"]
+    best = BestEpoch(
+        model.parameters(),
+        stopping["monitor"],
+        stopping["min_delta"],
+        stopping["patience"],
+        keep_mode(trainer),
+    )
+    sign = pruned = early = None
     try:
-        watch.start(log(0, model.evaluate(X, y, batch_size=batch_size))["train_loss"])
+        first = log(0, model.evaluate(X, y, batch_size=batch_size))
+        best.logged(first)
+        watch.start(first["train_loss"])
         for epoch in range(1, epochs + 1):
             logged = epoch % trainer["log_every"] == 0 or epoch == epochs
             train = model.train_epoch(
@@ -230,10 +248,12 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
             found = None if sign else watch.epoch(epoch, train["loss"], train["data_loss"])
             if logged or found:
                 row = log(epoch, train)
-                if ctx.on_log is not None and not (sign or found) and epoch < epochs:
+                if not (sign or found):
+                    early = best.logged(row)
+                if ctx.on_log is not None and not (sign or found or early) and epoch < epochs:
                     pruned = ctx.on_log(epoch, row)
             sign = sign or found
-            if pruned or (sign and (sign.fatal or trainer["stop_on_divergence"])):
+            if early or pruned or (sign and (sign.fatal or trainer["stop_on_divergence"])):
                 break
         if epochs and not sign:
             last = progress.last
@@ -242,23 +262,53 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
             )
     finally:
         show.close()
-    status, message = ("diverged", sign.reason) if sign else ("ok", "")
+    status, message = ("diverged", sign.reason) if sign else ("ok", early or "")
     if pruned and not sign:
         status, message = "pruned", pruned
+    progress.best_epoch = best.best_epoch
     if status == "ok":
+        message = _keep_best(best, progress, message)
+        progress.test = evaluate_test(model, dataset, batch_size)
         model.save(run_dir / "params.npz")
     if trainer["plots"] is True or (trainer["plots"] == "auto" and ctx.sweep_dir is None):
         draw_run_plots(
-            run_dir, progress.rows, model if status == "ok" else None, dataset, _title(ctx)
+            run_dir,
+            progress.rows,
+            model if status == "ok" else None,
+            dataset,
+            _title(ctx),
+            progress.best_epoch,
         )
     return status, message
 
 
-def dataset_and_model(cfg, seed, base_dir):
+def _keep_best(best, progress, message):
+    """Put the best epoch's parameters back when they are kept -> the run's message."""
+    kept = best.restore()
+    if kept is None or kept is progress.last or kept["epoch"] == progress.last.get("epoch"):
+        return message
+    progress.kept = kept
+    note = (
+        f"kept the parameters of epoch {kept['epoch']}, the best {best.monitor} "
+        f"({best.best_value:.4g}; trainer.keep=best)"
+    )
+    return f"{message}; {note}" if message else note
+
+
+def evaluate_test(model, dataset, batch_size=None):
+    """test_loss and test_accuracy of the model's current parameters; {} without a test split."""
+    if dataset.X_test is None or not len(dataset.X_test):
+        return {}
+    X_test, y_test = model.prepare(dataset.X_test, dataset.y_test)
+    scores = model.evaluate(X_test, y_test, batch_size=batch_size)
+    return {"test_loss": scores["data_loss"], "test_accuracy": scores["accuracy"]}
+
+
+def dataset_and_model(cfg, seed, base_dir, cache_dir=None):
     """The run's data and its untrained model, both drawn from ``seed`` (so a run's files are
     enough to rebuild them: see runner.analysis.run_plots)."""
     data_seeds, model_seed = np.random.SeedSequence(seed).spawn(2)
-    dataset = load_dataset(cfg.data, data_seeds.spawn(2), cfg.dtype, base_dir)
+    dataset = load_dataset(cfg.data, data_seeds.spawn(3), cfg.dtype, base_dir, cache_dir)
     return dataset, build_model(cfg, dataset, model_seed)
 
 
@@ -272,7 +322,7 @@ def title(choices, overrides):
     return f"{chosen}   {overrides}".strip()
 
 
-def draw_run_plots(run_dir, rows, model, dataset, title=""):
+def draw_run_plots(run_dir, rows, model, dataset, title="", best_epoch=None):
     """curves.png always; boundary.png (2-D classification) or fit.png (1-D regression) for a
     trained model. A plotting problem is reported and never costs the run its records."""
     import pandas as pd
@@ -280,7 +330,7 @@ def draw_run_plots(run_dir, rows, model, dataset, title=""):
     from runner.analysis import plots
 
     try:
-        plots.curves(pd.DataFrame(rows), run_dir / "curves.png", title=title)
+        plots.curves(pd.DataFrame(rows), run_dir / "curves.png", title=title, best_epoch=best_epoch)
         if model is not None and dataset.n_inputs == 2 and dataset.task == CLASSIFICATION:
             plots.boundary(
                 model,
@@ -298,6 +348,7 @@ def draw_run_plots(run_dir, rows, model, dataset, title=""):
 
 def _summary_row(cfg, ctx, started, seconds, status, message, progress):
     last = progress.last
+    kept = progress.kept or last
     scalars = _resolved_scalars(cfg, progress.resolved)
     return {
         "run_id": f"{started:%Y%m%d-%H%M%S-%f}-{secrets.token_hex(2)}",
@@ -313,7 +364,10 @@ def _summary_row(cfg, ctx, started, seconds, status, message, progress):
         "trial": scalars.get("runner.trial"),
         **{group: ctx.choices.get(group) for group in GROUPS},
         "epochs_done": last.get("epoch"),
-        **{key: last.get(key) for key in METRIC_COLUMNS[1:5]},
+        "best_epoch": progress.best_epoch,
+        **{key: kept.get(key) for key in METRIC_COLUMNS[1:5]},
+        "test_loss": progress.test.get("test_loss"),
+        "test_accuracy": progress.test.get("test_accuracy"),
         "best_val_loss": progress.best_val_loss,
         "best_val_accuracy": progress.best_val_accuracy,
         "n_parameters": progress.n_parameters,

@@ -10,7 +10,7 @@ from runner.errors import ConfigError
 
 def _load(base_dir, *overrides, seed=0):
     cfg = compose(*overrides)
-    return load_dataset(cfg.data, np.random.SeedSequence(seed).spawn(2), cfg.dtype, base_dir)
+    return load_dataset(cfg.data, np.random.SeedSequence(seed).spawn(3), cfg.dtype, base_dir)
 
 
 @pytest.fixture
@@ -42,7 +42,9 @@ def test_csv_classification_with_named_classes(csv_dir):
         "data.features=[height,weight]",
     )
     assert data.task == CLASSIFICATION and data.class_names == ("cat", "dog")
-    assert data.X_train.shape == (40, 2) and data.X_val.shape == (10, 2)
+    # 20% test first (10 rows), then 20% of the other 40 for validation
+    assert data.X_train.shape == (32, 2) and data.X_val.shape == (8, 2)
+    assert data.X_test.shape == (10, 2)
     assert data.X_train.dtype == np.float32 and data.y_train.dtype == np.int64
 
 
@@ -66,7 +68,7 @@ def test_csv_regression_and_standardisation(csv_dir):
         "data.features=[height,weight]",
         "data.standardize=true",
     )
-    assert data.task == REGRESSION and data.y_train.shape == (40, 1)
+    assert data.task == REGRESSION and data.y_train.shape == (32, 1)
     np.testing.assert_allclose(data.X_train.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(data.X_train.std(axis=0), 1, atol=1e-5)
 
@@ -80,8 +82,16 @@ def test_csv_regression_and_standardisation(csv_dir):
             "data.target=species: no such column in pets.csv; columns: height, weight, colour, label, price",
         ),
         (
-            ["data.path=pets.csv", "data.target=label"],
-            "data.features=colour: column is not numeric",
+            ["data.path=pets.csv", "data.target=label", "data.test_fraction=1"],
+            "data.test_fraction=1: must be a number from 0 (no test split)",
+        ),
+        (
+            ["data.path=pets.csv", "data.target=label", "data.folds=5", "data.fold=5"],
+            "data.fold=5: must be one of 0..4",
+        ),
+        (
+            ["data.path=pets.csv", "data.target=label", "data.missing=fill"],
+            "data.missing=fill: choose one of: error, drop, mean",
         ),
         (
             ["data.path=pets.csv", "data.target=label", "data.features=[height,size]"],
@@ -156,6 +166,6 @@ def test_large_unscaled_features_get_a_hint(tmp_path):
     rows = [f"{a:.1f},{b:.1f},{int(a > b)}" for a, b in rng.uniform(0, 1000, (40, 2))]
     (tmp_path / "big.csv").write_text("area,price,y\n" + "\n".join(rows) + "\n")
     args = ("data=csv", "data.path=big.csv", "data.target=y")
-    (note,) = _load(tmp_path, *args).notes
+    (note,) = _load(tmp_path, *args, "data.standardize=false").notes
     assert "feature 'area' reaches" in note and "data.standardize=true" in note
     assert _load(tmp_path, *args, "data.standardize=true").notes == ()

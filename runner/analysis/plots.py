@@ -36,8 +36,9 @@ def _save(figure, path):
     return path
 
 
-def curves(metrics, path, title=""):
-    """Train and validation loss and accuracy against epoch. metrics: DataFrame of metrics.csv."""
+def curves(metrics, path, title="", best_epoch=None):
+    """Train and validation loss and accuracy against epoch. metrics: DataFrame of metrics.csv;
+    ``best_epoch``, when given, is marked with a vertical line on both panels."""
     figure = _figure(CURVES_SIZE)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     for axes, name in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
@@ -45,6 +46,8 @@ def curves(metrics, path, title=""):
             column = f"{split}_{name}"
             if column in metrics and metrics[column].notna().any():
                 axes.plot(metrics["epoch"], metrics[column], style, label=split)
+        if best_epoch is not None:
+            axes.axvline(best_epoch, color="0.4", linestyle=":", label=f"best epoch {best_epoch}")
         axes.set_xlabel("epoch")
         axes.set_ylabel(name)
         axes.grid(alpha=0.3)

@@ -48,8 +48,19 @@ def draw(run_dir, out_dir=None):
         else:
             model = None  # a run that did not finish ok: curves only
     out_dir.mkdir(parents=True, exist_ok=True)
-    train.draw_run_plots(out_dir, rows, model, dataset, title)
+    train.draw_run_plots(out_dir, rows, model, dataset, title, _best_epoch(run_dir))
     return pictures(out_dir)
+
+
+def _best_epoch(run_dir):
+    """The run's best_epoch from its summary.csv, or None (an older run, or none recorded)."""
+    import pandas as pd
+
+    try:
+        value = pd.read_csv(run_dir / "summary.csv")["best_epoch"].iloc[0]
+    except (OSError, KeyError, IndexError, ValueError, pd.errors.ParserError):
+        return None
+    return None if pd.isna(value) else int(value)
 
 
 def _hydra_files(run_dir):

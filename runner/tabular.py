@@ -1,0 +1,427 @@
+"""A CSV file as a model's arrays, and the record of how, so new rows can be encoded alike.
+
+The rows are split first (a test split, then validation or one fold of k), and every statistic
+is fitted on the training rows alone, the way scikit-learn's ColumnTransformer is fitted on the
+training split: one-hot vocabularies of text columns, the mean and std that standardise numeric
+columns, the fill values of ``data.missing=mean``. All of it goes into :class:`Encoding`, which
+is saved beside the parameters (``preprocessing.json``) and is what ``runner.predict`` applies.
+
+The test split does not depend on the run's seed or fold: every run on the same file is tested
+on the same rows, so test figures compare across a sweep.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from runner.errors import ConfigError
+
+NUMERIC, BOOLEAN, CATEGORICAL = "numeric", "boolean", "categorical"
+CLASSIFICATION, REGRESSION = "classification", "regression"
+MISSING_MODES = ("error", "drop", "mean")
+SPLITS = ("stratified", "random")
+TEST_SPLIT_SEED = 0  # fixed: the test rows of a file are the same for every run
+TRUE_TEXT, FALSE_TEXT = {"true", "yes"}, {"false", "no"}
+FORMAT = 1  # of preprocessing.json
+PREPROCESSING_FILE = "preprocessing.json"  # beside params.npz: what runner.predict applies
+
+
+@dataclass
+class Table:
+    """The columns of a CSV as numpy arrays: float (NaN missing), int, bool, or object (text,
+    None missing). Built from pandas once, or from a sweep's cache (runner.csv_cache)."""
+
+    columns: dict
+    name: str = "data.csv"  # the file's name, for messages
+
+    def __len__(self):
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def missing(self, column):
+        values = self.columns[column]
+        if values.dtype.kind == "f":
+            return np.isnan(values)
+        if values.dtype.kind == "O":
+            return np.array([_is_missing(v) for v in values], dtype=bool)
+        return np.zeros(len(values), dtype=bool)
+
+    def take(self, rows):
+        return Table({k: v[rows] for k, v in self.columns.items()}, self.name)
+
+
+def table_from_frame(frame, name):
+    columns = {}
+    for column in frame.columns:
+        values = frame[column].to_numpy()
+        if values.dtype.kind not in "fiub":
+            values = values.astype(object)
+            values[frame[column].isna().to_numpy()] = None
+        columns[str(column)] = values
+    return Table(columns, name)
+
+
+def _is_missing(value):
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+@dataclass
+class Feature:
+    """One input column and how it becomes model inputs."""
+
+    name: str
+    kind: str  # NUMERIC | BOOLEAN | CATEGORICAL
+    dtype: str  # as the CSV was read (float64, int64, bool, object)
+    mean: float = 0.0  # NUMERIC: subtracted (0 without standardisation)
+    std: float = 1.0  # NUMERIC: divided by
+    categories: list = field(default_factory=list)  # CATEGORICAL: the one-hot vocabulary
+    fill: object = None  # data.missing=mean: the value of a missing cell
+
+    @property
+    def inputs(self):
+        if self.kind == CATEGORICAL:
+            return [f"{self.name}={category}" for category in self.categories]
+        return [self.name]
+
+
+@dataclass
+class Encoding:
+    """How rows of a CSV become inputs (and targets): everything fitted on the training rows."""
+
+    features: list
+    target: str
+    task: str
+    classes: list = field(default_factory=list)  # classification: labels as in the file
+    missing: str = "error"
+    source: dict = field(default_factory=dict)  # file name, rows per split
+
+    @property
+    def inputs(self):
+        return [name for feature in self.features for name in feature.inputs]
+
+    @property
+    def class_names(self):
+        return tuple(str(label) for label in self.classes)
+
+    def to_json(self):
+        return {
+            "format": FORMAT,
+            "task": self.task,
+            "target": self.target,
+            "classes": self.classes,
+            "missing": self.missing,
+            "features": [_without_defaults(feature) for feature in self.features],
+            "inputs": self.inputs,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, data):
+        features = [Feature(**feature) for feature in data["features"]]
+        return cls(
+            features,
+            data["target"],
+            data["task"],
+            data.get("classes", []),
+            data.get("missing", "error"),
+            data.get("source", {}),
+        )
+
+    def save(self, path):
+        from runner.records import write_text_atomically
+
+        write_text_atomically(path, json.dumps(self.to_json(), indent=2, default=_plain) + "\n")
+
+    def encode(self, table, unknown="error", where=""):
+        """Table -> inputs (n, len(self.inputs)) float64; a cell the encoding cannot take is a
+        ValueError naming the column and the row (``unknown="ignore"``: an unseen category
+        becomes all zeros, as with scikit-learn's OneHotEncoder(handle_unknown="ignore"))."""
+        blocks = []
+        for feature in self.features:
+            if feature.name not in table.columns:
+                raise ValueError(
+                    f"{where}no column '{feature.name}', which the model takes as input; "
+                    f"it needs: {', '.join(f.name for f in self.features)}"
+                )
+            values = self._filled(feature, table, where)
+            if feature.kind == NUMERIC:
+                numbers = _numbers(values, feature.name, where)
+                blocks.append(((numbers - feature.mean) / feature.std)[:, None])
+            elif feature.kind == BOOLEAN:
+                blocks.append(_booleans(values, feature.name, where)[:, None])
+            else:
+                blocks.append(_one_hot(values, feature, unknown, where))
+        if not blocks:
+            return np.zeros((len(table), 0))
+        return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+
+    def _filled(self, feature, table, where):
+        values = table.columns[feature.name]
+        gaps = table.missing(feature.name)
+        if not gaps.any():
+            return values
+        if feature.fill is None:
+            lines = ", ".join(str(i + 2) for i in np.flatnonzero(gaps)[:3])
+            raise ValueError(
+                f"{where}column '{feature.name}' has {int(gaps.sum())} missing cells (first on "
+                f"line {lines}); the run was trained with data.missing={self.missing}, which "
+                "fills none"
+            )
+        values = values.astype(object) if values.dtype.kind != "f" else values.copy()
+        values[gaps] = feature.fill
+        return values
+
+    def labels(self, codes):
+        """Class codes 0..k-1 -> the labels as the training file had them."""
+        return np.asarray(self.classes, dtype=object)[codes]
+
+
+def _without_defaults(feature):
+    data = {"name": feature.name, "kind": feature.kind, "dtype": feature.dtype}
+    if feature.kind == NUMERIC:
+        data.update(mean=feature.mean, std=feature.std)
+    if feature.kind == CATEGORICAL:
+        data["categories"] = feature.categories
+    if feature.fill is not None:
+        data["fill"] = feature.fill
+    return data
+
+
+def _plain(value):
+    """numpy scalars -> Python ones for JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON: {value!r}")
+
+
+def _numbers(values, column, where=""):
+    if values.dtype.kind in "fiub":
+        return values.astype(np.float64)
+    import pandas as pd
+
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(numbers) & ~np.array([_is_missing(v) for v in values])
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{where}column '{column}' is numeric but line {first + 2} holds "
+            f"{values[first]!r}"
+            + (f" ({int(bad.sum()) - 1} more such cells)" if bad.sum() > 1 else "")
+        )
+    return numbers
+
+
+def _booleans(values, column, where=""):
+    if values.dtype.kind == "b":
+        return values.astype(np.float64)
+    out = np.empty(len(values))
+    for i, value in enumerate(values):
+        text = str(value).strip().lower()
+        if value is True or value == 1 or text in TRUE_TEXT:
+            out[i] = 1.0
+        elif value is False or value == 0 or text in FALSE_TEXT:
+            out[i] = 0.0
+        else:
+            raise ValueError(
+                f"{where}column '{column}' is true/false but line {i + 2} holds {value!r}"
+            )
+    return out
+
+
+def _one_hot(values, feature, unknown, where=""):
+    index = {category: i for i, category in enumerate(feature.categories)}
+    codes = np.array([index.get(str(value), -1) for value in values], dtype=np.int64)
+    unseen = codes < 0
+    if unseen.any() and unknown != "ignore":
+        first = int(np.flatnonzero(unseen)[0])
+        raise ValueError(
+            f"{where}column '{feature.name}' has the category {str(values[first])!r} on line "
+            f"{first + 2}, which the training rows did not have (known: "
+            f"{', '.join(feature.categories[:10])}{', ...' if len(feature.categories) > 10 else ''}"
+            "); --unknown ignore encodes such cells as all zeros"
+        )
+    out = np.zeros((len(values), len(feature.categories)))
+    seen = np.flatnonzero(~unseen)
+    out[seen, codes[seen]] = 1.0
+    return out
+
+
+# ---------------------------------------------------------------------------------- training
+
+
+def encoding_of(dataset):
+    """The dataset's encoding; generated data gets one too (inputs x0, x1, ... as they are,
+    target y, classes 0..k-1), so a CSV of such points can be predicted."""
+    if dataset.encoding is not None:
+        return dataset.encoding
+    features = [Feature(f"x{i}", NUMERIC, "float64") for i in range(dataset.n_inputs)]
+    classes = list(range(dataset.n_classes)) if dataset.task == CLASSIFICATION else []
+    return Encoding(features, "y", dataset.task, classes, source={"generated": True})
+
+
+def column_kind(values, column, name):
+    """How a feature column is encoded, from its values: a column of numbers with a stray word
+    in it is a mistake worth naming (it would otherwise become hundreds of one-hot inputs)."""
+    kind = values.dtype.kind
+    if kind == "b":
+        return BOOLEAN
+    if kind in "fiu":
+        return NUMERIC
+    present = [v for v in values if not _is_missing(v)]
+    if present and all(
+        isinstance(v, bool) or str(v).strip().lower() in TRUE_TEXT | FALSE_TEXT for v in present
+    ):
+        return BOOLEAN
+    import pandas as pd
+
+    numbers = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce")
+    parsed = int(numbers.notna().sum())
+    if present and parsed >= len(present) / 2:
+        first = next(i for i, v in enumerate(values) if not _is_missing(v) and _not_a_number(v))
+        raise ConfigError(
+            "data.features",
+            column,
+            f"column is numeric but line {first + 2} of {name} holds {values[first]!r} "
+            f"({len(present) - parsed} such cells); fix them, or drop the column from data.features",
+        )
+    return CATEGORICAL
+
+
+def _not_a_number(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return True
+    return False
+
+
+def check_missing(table, features, target, mode):
+    """data.missing=error: name the columns with gaps and their first lines; otherwise -> the
+    rows to drop (every gap for ``drop``; a missing target for ``mean``, which fills features
+    only) and the note saying so."""
+    gaps = {column: table.missing(column) for column in [*features, target]}
+    holed = {column: mask for column, mask in gaps.items() if mask.any()}
+    if not holed:
+        return None, None
+    if mode == "error":
+        counts = ", ".join(f"'{c}' ({int(m.sum())})" for c, m in holed.items())
+        rows = np.flatnonzero(np.logical_or.reduce(list(holed.values())))
+        lines = ", ".join(str(r + 2) for r in rows[:3])
+        raise ConfigError(
+            "data.missing",
+            "error",
+            f"{table.name} has missing cells in {counts}, first on lines {lines}; choose "
+            "data.missing=drop (drop those rows) or mean (fill from the training rows)",
+        )
+    drop = np.logical_or.reduce(list(holed.values())) if mode == "drop" else gaps[target]
+    if not drop.any():
+        return None, None
+    what = "a missing cell" if mode == "drop" else f"no '{target}' (a target is never filled)"
+    return drop, f"data.missing={mode}: dropped {int(drop.sum())} of {len(table)} rows with {what}"
+
+
+def fit_encoding(table, kinds, target, task, classes, train_rows, standardize, missing):
+    """The encoding of the features (``kinds``: column -> its kind), fitted on ``train_rows``."""
+    fitted = []
+    for column, kind in kinds.items():
+        values = table.columns[column]
+        train = values[train_rows]
+        gaps = table.missing(column)[train_rows]
+        feature = Feature(column, kind, str(values.dtype))
+        if kind == NUMERIC:
+            numbers = _numbers(train[~gaps], column)
+            if standardize and len(numbers):
+                std = float(numbers.std())
+                feature.mean, feature.std = float(numbers.mean()), std if std > 0 else 1.0
+            if missing == "mean":  # for every column: validation, test or new rows may have gaps
+                feature.fill = float(numbers.mean()) if len(numbers) else 0.0
+        else:
+            present = train[~gaps]
+            if kind == CATEGORICAL:
+                feature.categories = sorted({str(v) for v in present})
+            if missing == "mean":
+                feature.fill = _most_frequent(present, kind)
+        fitted.append(feature)
+    return Encoding(fitted, target, task, list(classes), missing)
+
+
+def _most_frequent(values, kind):
+    texts = [
+        str(v) if kind == CATEGORICAL else bool(_booleans(np.array([v], dtype=object), "")[0])
+        for v in values
+    ]
+    if not texts:
+        return None
+    unique, counts = np.unique(np.array(texts, dtype=object), return_counts=True)
+    value = unique[int(np.argmax(counts))]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def split_rows(n_rows, labels, test_fraction, val_fraction, folds, fold, stratified, rng, name):
+    """Row indices (train, val, test): the test rows from a fixed seed, then validation from
+    the rest with the run's ``rng`` (a fraction, or fold ``fold`` of ``folds``)."""
+    rows = np.arange(n_rows)
+    strata = labels if stratified else None
+    test = np.array([], dtype=np.int64)
+    if test_fraction:
+        rows, test = _hold_out(rows, strata, test_fraction, np.random.default_rng(TEST_SPLIT_SEED))
+        _not_empty("data.test_fraction", test_fraction, test, rows, n_rows, name, "test")
+    if folds:
+        if len(rows) < folds:
+            raise ConfigError(
+                "data.folds",
+                folds,
+                f"{name} has {len(rows)} rows left for training and validation, fewer than folds",
+            )
+        assigned = _fold_of(rows, strata, folds, rng)
+        train, val = rows[assigned != fold], rows[assigned == fold]
+        _not_empty("data.fold", fold, val, train, len(rows), name, "validation")
+        return train, val, test
+    train, val = _hold_out(rows, strata, val_fraction, rng)
+    _not_empty("data.val_fraction", val_fraction, val, train, len(rows), name, "validation")
+    return train, val, test
+
+
+def _not_empty(key, value, held, kept, n_rows, name, what):
+    if not len(held):
+        raise ConfigError(key, value, f"leaves the {what} split empty ({n_rows} rows in {name})")
+    if not len(kept):
+        raise ConfigError(key, value, f"leaves no training rows ({n_rows} rows in {name})")
+
+
+def _hold_out(rows, strata, fraction, rng):
+    """(kept, held): ``fraction`` of ``rows`` held out, rounded up as scikit-learn's
+    train_test_split does; with ``strata``, each class gives its share (largest remainders)."""
+    n_held = min(len(rows), math.ceil(len(rows) * fraction))
+    if strata is None:
+        order = rng.permutation(rows)
+        return order[n_held:], order[:n_held]
+    labels, counts = np.unique(strata[rows], return_counts=True)
+    exact = n_held * counts / len(rows)
+    shares = np.floor(exact).astype(np.int64)
+    by_remainder = np.argsort(-(exact - shares), kind="stable")
+    shares[by_remainder[: n_held - shares.sum()]] += 1
+    kept, held = [], []
+    for label, share in zip(labels, shares, strict=True):
+        members = rng.permutation(rows[strata[rows] == label])
+        held.append(members[:share])
+        kept.append(members[share:])
+    return rng.permutation(np.concatenate(kept)), rng.permutation(np.concatenate(held))
+
+
+def _fold_of(rows, strata, folds, rng):
+    """Each row's fold, 0..folds-1: dealt out in turn after a shuffle, class by class when
+    stratified (as StratifiedKFold balances classes), so fold sizes differ by at most one."""
+    assigned = np.empty(len(rows), dtype=np.int64)
+    groups = (
+        [np.arange(len(rows))]
+        if strata is None
+        else [np.flatnonzero(strata[rows] == label) for label in np.unique(strata[rows])]
+    )
+    offset = 0
+    for positions in groups:
+        shuffled = rng.permutation(positions)
+        assigned[shuffled] = (offset + np.arange(len(shuffled))) % folds
+        offset += len(shuffled)
+    return assigned
