@@ -1,27 +1,30 @@
 """A CSV file read once per sweep: the first job parses it, the others load its columns from
-``<sweep>/.cache/`` as plain numpy arrays (an ``.npz`` without pickles).
+``<sweep>/.cache/`` as plain numpy arrays (``.npy`` files, no pickles; the float columns as one
+row-major matrix, read in one go).
 
 The cache is keyed by the file's content hash, so an edited file is parsed again. Hashing a
 large file costs about as much as loading its cache, so the hash of each (path, size,
 modification time) is remembered beside the cache, the way git's index trusts a file's stat
-before reading it. Two jobs parsing at once both write the same arrays; each write is a
-rename, so a reader sees one whole file or none.
+before reading it. Two jobs parsing at once both write the same arrays, each into a folder of
+its own renamed into place, so a reader sees one whole cache or none.
 """
 
 import contextlib
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from runner.records import write_text_atomically
 from runner.run_key import content_hash
-from runner.tabular import Table
+from runner.tabular import with_floats
 
 CACHE_FOLDER = ".cache"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+HEADER = "header.json"
 
 
 def read_table(path, cache_dir=None):
@@ -30,12 +33,12 @@ def read_table(path, cache_dir=None):
     if cache_dir is None:
         return _parse(path)
     cache_dir = Path(cache_dir)
-    cached = cache_dir / f"csv-{_known_hash(path, cache_dir)}-v{CACHE_VERSION}.npz"
-    if cached.is_file():
+    cached = cache_dir / f"csv-{_known_hash(path, cache_dir)}-v{CACHE_VERSION}"
+    if (cached / HEADER).is_file():
         try:
             return _load(cached, path.name)
         except (OSError, ValueError, KeyError):  # damaged: parse again and replace it
-            pass
+            shutil.rmtree(cached, ignore_errors=True)
     table = _parse(path)
     with contextlib.suppress(OSError):  # a full disk costs the next job a parse, not this run
         _save(table, cached)
@@ -67,39 +70,54 @@ def _known_hash(path, cache_dir):
     return digest
 
 
-def _save(table, path):
-    arrays, kinds = {}, {}
-    for i, (name, values) in enumerate(table.columns.items()):
-        if values.dtype.kind == "O":
-            missing = np.array([v is None for v in values], dtype=bool)
-            arrays[f"c{i}"] = np.array(
-                ["" if m else str(v) for v, m in zip(values, missing, strict=True)]
-            )
-            arrays[f"m{i}"] = missing
-            kinds[name] = "text"
-        else:
-            arrays[f"c{i}"] = values
-            kinds[name] = "array"
-    header = json.dumps({"columns": list(table.columns), "kinds": kinds})
-    arrays["header"] = np.array(header)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _save(table, folder):
+    """The table as .npy files in ``folder``: its float matrix (row-major) in one file, every
+    other column in one of its own."""
+    kinds = {}
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     try:
-        with open(tmp, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(tmp, path)
+        if table.floats is not None:
+            np.save(tmp / "floats.npy", table.floats)
+        for i, (name, values) in enumerate(table.columns.items()):
+            if name in table.float_names:
+                kinds[name] = ["float", table.float_names.index(name)]
+            elif values.dtype.kind == "O":
+                missing = np.array([v is None for v in values], dtype=bool)
+                texts = ["" if m else str(v) for v, m in zip(values, missing, strict=True)]
+                np.save(tmp / f"c{i}.npy", np.array(texts))
+                np.save(tmp / f"m{i}.npy", missing)
+                kinds[name] = ["text", i]
+            else:
+                np.save(tmp / f"c{i}.npy", values)
+                kinds[name] = ["array", i]
+        header = {
+            "columns": list(table.columns),
+            "kinds": kinds,
+            "floats": list(table.float_names),
+            "complete": sorted(table.complete),
+        }
+        (tmp / HEADER).write_text(json.dumps(header))
+        os.rename(tmp, folder)  # a folder another job renamed first stays: same content
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _load(path, name):
-    with np.load(path, allow_pickle=False) as stored:
-        header = json.loads(str(stored["header"]))
-        columns = {}
-        for i, column in enumerate(header["columns"]):
-            values = stored[f"c{i}"]
-            if header["kinds"][column] == "text":
-                values = values.astype(object)
-                values[stored[f"m{i}"]] = None
-            columns[column] = values
-    return Table(columns, name)
+def _load(folder, name):
+    header = json.loads((folder / HEADER).read_text())
+    floats = None
+    if header["floats"]:
+        floats = np.load(folder / "floats.npy", allow_pickle=False)
+    others = {}
+    for column in header["columns"]:
+        kind, at = header["kinds"][column]
+        if kind == "text":
+            values = np.load(folder / f"c{at}.npy", allow_pickle=False).astype(object)
+            values[np.load(folder / f"m{at}.npy", allow_pickle=False)] = None
+            others[column] = values
+        elif kind == "array":
+            others[column] = np.load(folder / f"c{at}.npy", allow_pickle=False)
+    table = with_floats(others, floats, header["floats"], name, complete=header["complete"])
+    table.columns = {column: table.columns[column] for column in header["columns"]}
+    return table

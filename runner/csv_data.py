@@ -132,32 +132,39 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
         rng,
         path.name,
     )
-    standardize = cfg.get("standardize", True)
-    encoding = fit_encoding(table, kinds, target, task, classes, train, standardize, missing)
+    train_rows, val_rows, test_rows = (table.take(rows) for rows in (train, val, test))
+    encoding = fit_encoding(train_rows, kinds, target, task, classes, missing)
     encoding.source = {
         "file": path.name,
         "rows": {"train": len(train), "val": len(val), "test": len(test)},
     }
-    try:
-        X = encoding.encode(table, unknown="ignore")  # a category only val/test have: zeros
+    standardize = cfg.get("standardize", True)
+    try:  # a category only val/test rows have: all zeros
+        X_train = encoding.encode(train_rows, unknown="ignore", scale=False, consume=True)
+        notes = tuple(filter(None, [dropped]))
+        if not standardize:
+            notes += _scale_hint(X_train, encoding.inputs)
+        encoding.fit_scaling(X_train, standardize, missing)
+        X_val, X_test = (
+            encoding.encode(part, unknown="ignore", consume=True) for part in (val_rows, test_rows)
+        )
     except ValueError as error:
         raise ConfigError("data.path", cfg.path, str(error)) from None
-    notes = tuple(filter(None, [dropped]))
-    if not standardize:
-        notes += _scale_hint(X[train], encoding.inputs)
+    X_train, X_val, X_test = (
+        np.ascontiguousarray(X, dtype=dtype) for X in (X_train, X_val, X_test)
+    )
     if task == REGRESSION:
         y = y.astype(dtype).reshape(-1, 1)
-    X = X.astype(dtype)
     return Dataset(
-        X[train],
+        X_train,
         y[train],
-        X[val],
+        X_val,
         y[val],
         task,
         len(classes),
         encoding.class_names,
         notes,
-        X[test] if len(test) else None,
+        X_test if len(test) else None,
         y[test] if len(test) else None,
         encoding,
     )

@@ -31,16 +31,31 @@ PREPROCESSING_FILE = "preprocessing.json"  # beside params.npz: what runner.pred
 @dataclass
 class Table:
     """The columns of a CSV as numpy arrays: float (NaN missing), int, bool, or object (text,
-    None missing). Built from pandas once, or from a sweep's cache (runner.csv_cache)."""
+    None missing). Built from pandas once, or from a sweep's cache (runner.csv_cache).
+
+    The float columns may live in one row-major matrix ``floats`` (their ``columns`` entries
+    are views of it): taking rows is then one gather of whole rows, and an all-numeric file
+    is encoded with a few vectorised passes instead of one strided pass per column.
+    """
 
     columns: dict
     name: str = "data.csv"  # the file's name, for messages
+    offset: int = 0  # rows of the file before these (a chunk of a large file), for line numbers
+    complete: frozenset = frozenset()  # columns known to have no missing cell (skips the check)
+    floats: np.ndarray | None = None  # (n, k) float64, row-major: the columns float_names
+    float_names: tuple = ()
+
+    def line(self, index):
+        """The file line of row ``index`` (the header is line 1)."""
+        return int(index) + 2 + self.offset
 
     def __len__(self):
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
     def missing(self, column):
         values = self.columns[column]
+        if column in self.complete:
+            return np.zeros(len(values), dtype=bool)
         if values.dtype.kind == "f":
             return np.isnan(values)
         if values.dtype.kind == "O":
@@ -48,18 +63,57 @@ class Table:
         return np.zeros(len(values), dtype=bool)
 
     def take(self, rows):
-        return Table({k: v[rows] for k, v in self.columns.items()}, self.name)
+        floats = None if self.floats is None else self.floats[rows]
+        columns = {k: v[rows] for k, v in self.columns.items() if k not in self.float_names}
+        taken = with_floats(
+            columns, floats, self.float_names, self.name, self.offset, self.complete
+        )
+        taken.columns = {column: taken.columns[column] for column in self.columns}
+        return taken
+
+    def float_block(self, names, consume=False):
+        """The columns ``names`` as one row-major float64 array, if all are in ``floats``;
+        ``consume``: the table is not used again, so its own matrix may be handed out."""
+        if self.floats is None or not set(names) <= set(self.float_names):
+            return None
+        index = [self.float_names.index(name) for name in names]
+        if index == list(range(len(self.float_names))):
+            return self.floats if consume else self.floats.copy()
+        return self.floats[:, index]
+
+
+def with_floats(others, floats, float_names, name, offset=0, complete=frozenset()):
+    """A Table of the columns ``others`` plus the float matrix ``floats`` (its columns named
+    ``float_names``); callers put ``columns`` back in the file's order."""
+    columns = dict(others)
+    if floats is not None:
+        columns.update({column: floats[:, j] for j, column in enumerate(float_names)})
+    return Table(columns, name, offset, frozenset(complete), floats, tuple(float_names))
 
 
 def table_from_frame(frame, name):
-    columns = {}
+    columns, complete, float_names = {}, set(), []
     for column in frame.columns:
         values = frame[column].to_numpy()
-        if values.dtype.kind not in "fiub":
+        if values.dtype.kind in "fiub":
+            gaps = values.dtype.kind == "f" and np.isnan(values).any()
+            if values.dtype == np.float64:
+                float_names.append(str(column))
+        else:
+            missing = frame[column].isna().to_numpy()
             values = values.astype(object)
-            values[frame[column].isna().to_numpy()] = None
+            values[missing] = None
+            gaps = missing.any()
         columns[str(column)] = values
-    return Table(columns, name)
+        if not gaps:
+            complete.add(str(column))
+    floats = None
+    if float_names:
+        floats = np.ascontiguousarray(frame[float_names].to_numpy(dtype=np.float64))
+    others = {k: v for k, v in columns.items() if k not in float_names}
+    table = with_floats(others, floats, float_names, name, complete=complete)
+    table.columns = {column: table.columns[column] for column in columns}
+    return table
 
 
 def _is_missing(value):
@@ -133,11 +187,24 @@ class Encoding:
 
         write_text_atomically(path, json.dumps(self.to_json(), indent=2, default=_plain) + "\n")
 
-    def encode(self, table, unknown="error", where=""):
+    def encode(self, table, unknown="error", where="", scale=True, consume=False):
         """Table -> inputs (n, len(self.inputs)) float64; a cell the encoding cannot take is a
         ValueError naming the column and the row (``unknown="ignore"``: an unseen category
-        becomes all zeros, as with scikit-learn's OneHotEncoder(handle_unknown="ignore"))."""
-        blocks = []
+        becomes all zeros, as with scikit-learn's OneHotEncoder(handle_unknown="ignore")).
+        ``scale=False`` leaves numeric columns unstandardised (training fits mean and std on
+        them). The array is column-major (each column written in one contiguous pass), or
+        row-major when every input is a float column of ``table.floats`` (with ``consume``,
+        that matrix itself: the caller does not use ``table`` again)."""
+        if all(f.kind == NUMERIC for f in self.features):
+            names = [feature.name for feature in self.features]
+            block = table.float_block(names, consume)
+            if block is not None and all(not table.missing(n).any() for n in names):
+                if scale:
+                    block -= np.array([f.mean for f in self.features])
+                    block /= np.array([f.std for f in self.features])
+                return block
+        out = np.empty((len(table), len(self.inputs)), order="F")
+        at = 0
         for feature in self.features:
             if feature.name not in table.columns:
                 raise ValueError(
@@ -146,15 +213,55 @@ class Encoding:
                 )
             values = self._filled(feature, table, where)
             if feature.kind == NUMERIC:
-                numbers = _numbers(values, feature.name, where)
-                blocks.append(((numbers - feature.mean) / feature.std)[:, None])
+                column = out[:, at]
+                column[...] = _numbers(values, feature.name, where, table.offset)
+                if scale and (feature.mean != 0 or feature.std != 1):
+                    column -= feature.mean
+                    column /= feature.std
+                at += 1
             elif feature.kind == BOOLEAN:
-                blocks.append(_booleans(values, feature.name, where)[:, None])
+                out[:, at] = _booleans(values, feature.name, where, table.offset)
+                at += 1
             else:
-                blocks.append(_one_hot(values, feature, unknown, where))
-        if not blocks:
-            return np.zeros((len(table), 0))
-        return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+                width = len(feature.categories)
+                out[:, at : at + width] = _one_hot(values, feature, unknown, where, table.offset)
+                at += width
+        return out
+
+    def numeric_inputs(self):
+        """(input column, feature) of every numeric feature."""
+        at, found = 0, []
+        for feature in self.features:
+            if feature.kind == NUMERIC:
+                found.append((at, feature))
+            at += len(feature.inputs)
+        return found
+
+    def fit_scaling(self, X_train, standardize, missing):
+        """Fit each numeric input's mean and std on the training rows ``X_train`` (encoded
+        with ``scale=False``, column-major) and standardise them in place; also the fill of
+        ``data.missing=mean``: the training mean (after any filling, as a SimpleImputer
+        followed by a StandardScaler sees it)."""
+        found = self.numeric_inputs()
+        if not found or not len(X_train):
+            return
+        index = [at for at, _ in found]
+        whole = index == list(range(X_train.shape[1]))
+        block = X_train if whole else X_train[:, index]
+        means, stds = block.mean(axis=0), block.std(axis=0)
+        stds[stds == 0] = 1.0
+        for (_, feature), mean, std in zip(found, means, stds, strict=True):
+            if missing == "mean" and feature.fill is None:
+                feature.fill = float(mean)
+            if standardize:
+                feature.mean, feature.std = float(mean), float(std)
+        if not standardize:
+            return
+        if whole:
+            X_train -= means
+            X_train /= stds
+        else:
+            X_train[:, index] = (block - means) / stds
 
     def _filled(self, feature, table, where):
         values = table.columns[feature.name]
@@ -162,7 +269,7 @@ class Encoding:
         if not gaps.any():
             return values
         if feature.fill is None:
-            lines = ", ".join(str(i + 2) for i in np.flatnonzero(gaps)[:3])
+            lines = ", ".join(str(table.line(i)) for i in np.flatnonzero(gaps)[:3])
             raise ValueError(
                 f"{where}column '{feature.name}' has {int(gaps.sum())} missing cells (first on "
                 f"line {lines}); the run was trained with data.missing={self.missing}, which "
@@ -195,9 +302,9 @@ def _plain(value):
     raise TypeError(f"not JSON: {value!r}")
 
 
-def _numbers(values, column, where=""):
+def _numbers(values, column, where="", offset=0):
     if values.dtype.kind in "fiub":
-        return values.astype(np.float64)
+        return values
     import pandas as pd
 
     numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
@@ -205,14 +312,14 @@ def _numbers(values, column, where=""):
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{where}column '{column}' is numeric but line {first + 2} holds "
+            f"{where}column '{column}' is numeric but line {first + 2 + offset} holds "
             f"{values[first]!r}"
             + (f" ({int(bad.sum()) - 1} more such cells)" if bad.sum() > 1 else "")
         )
     return numbers
 
 
-def _booleans(values, column, where=""):
+def _booleans(values, column, where="", offset=0):
     if values.dtype.kind == "b":
         return values.astype(np.float64)
     out = np.empty(len(values))
@@ -224,12 +331,12 @@ def _booleans(values, column, where=""):
             out[i] = 0.0
         else:
             raise ValueError(
-                f"{where}column '{column}' is true/false but line {i + 2} holds {value!r}"
+                f"{where}column '{column}' is true/false but line {i + 2 + offset} holds {value!r}"
             )
     return out
 
 
-def _one_hot(values, feature, unknown, where=""):
+def _one_hot(values, feature, unknown, where="", offset=0):
     index = {category: i for i, category in enumerate(feature.categories)}
     codes = np.array([index.get(str(value), -1) for value in values], dtype=np.int64)
     unseen = codes < 0
@@ -237,7 +344,7 @@ def _one_hot(values, feature, unknown, where=""):
         first = int(np.flatnonzero(unseen)[0])
         raise ValueError(
             f"{where}column '{feature.name}' has the category {str(values[first])!r} on line "
-            f"{first + 2}, which the training rows did not have (known: "
+            f"{first + 2 + offset}, which the training rows did not have (known: "
             f"{', '.join(feature.categories[:10])}{', ...' if len(feature.categories) > 10 else ''}"
             "); --unknown ignore encodes such cells as all zeros"
         )
@@ -321,20 +428,20 @@ def check_missing(table, features, target, mode):
     return drop, f"data.missing={mode}: dropped {int(drop.sum())} of {len(table)} rows with {what}"
 
 
-def fit_encoding(table, kinds, target, task, classes, train_rows, standardize, missing):
-    """The encoding of the features (``kinds``: column -> its kind), fitted on ``train_rows``."""
+def fit_encoding(train_table, kinds, target, task, classes, missing):
+    """The encoding of the features (``kinds``: column -> its kind), fitted on the training
+    rows; the numeric columns' scaling follows on the encoded rows (Encoding.fit_scaling)."""
     fitted = []
     for column, kind in kinds.items():
-        values = table.columns[column]
-        train = values[train_rows]
-        gaps = table.missing(column)[train_rows]
-        feature = Feature(column, kind, str(values.dtype))
-        if kind == NUMERIC:
-            numbers = _numbers(train[~gaps], column)
-            if standardize and len(numbers):
-                std = float(numbers.std())
-                feature.mean, feature.std = float(numbers.mean()), std if std > 0 else 1.0
-            if missing == "mean":  # for every column: validation, test or new rows may have gaps
+        train = train_table.columns[column]
+        gaps = train_table.missing(column)
+        if kind == NUMERIC and not (missing == "mean" and gaps.any()):
+            fitted.append(Feature(column, kind, str(train.dtype)))
+            continue
+        feature = Feature(column, kind, str(train.dtype))
+        if kind == NUMERIC:  # mean and std: Encoding.fit_scaling, on the encoded training rows
+            if missing == "mean" and gaps.any():
+                numbers = _numbers(train[~gaps], column)
                 feature.fill = float(numbers.mean()) if len(numbers) else 0.0
         else:
             present = train[~gaps]
@@ -394,20 +501,19 @@ def _hold_out(rows, strata, fraction, rng):
     """(kept, held): ``fraction`` of ``rows`` held out, rounded up as scikit-learn's
     train_test_split does; with ``strata``, each class gives its share (largest remainders)."""
     n_held = min(len(rows), math.ceil(len(rows) * fraction))
+    order = rng.permutation(rows)
     if strata is None:
-        order = rng.permutation(rows)
         return order[n_held:], order[:n_held]
     labels, counts = np.unique(strata[rows], return_counts=True)
     exact = n_held * counts / len(rows)
     shares = np.floor(exact).astype(np.int64)
     by_remainder = np.argsort(-(exact - shares), kind="stable")
     shares[by_remainder[: n_held - shares.sum()]] += 1
-    kept, held = [], []
+    ordered_labels = strata[order]
+    held = np.zeros(len(order), dtype=bool)
     for label, share in zip(labels, shares, strict=True):
-        members = rng.permutation(rows[strata[rows] == label])
-        held.append(members[:share])
-        kept.append(members[share:])
-    return rng.permutation(np.concatenate(kept)), rng.permutation(np.concatenate(held))
+        held[np.flatnonzero(ordered_labels == label)[:share]] = True
+    return order[~held], order[held]  # each still in the shuffled order
 
 
 def _fold_of(rows, strata, folds, rng):

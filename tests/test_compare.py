@@ -108,3 +108,29 @@ def test_plot_and_pivot_from_real_runs(tmp_path):
     assert grid.returncode == 0, grid.stderr
     assert "model.width x seed" in grid.stdout
     assert imread(tmp_path / "grid.png").shape[:2] == (600, 600)
+
+
+def test_folds_are_averaged_like_seeds_and_test_figures_are_shown_not_ranked(tmp_path):
+    rows = []
+    for model, base in (("dense2", 0.8), ("dense3", 0.7)):
+        for fold in range(3):
+            accuracy = base + 0.01 * fold
+            rows.append(
+                {
+                    "run_id": f"{model}-{fold}",
+                    "status": "ok",
+                    "model": model,
+                    "seed": 0,
+                    "data.fold": fold,
+                    "val_accuracy": accuracy,
+                    "val_loss": 1 - accuracy,
+                    "test_accuracy": 1.5 - accuracy,  # reversed: must not decide the order
+                }
+            )
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    runs = load_runs([path])
+    assert default_by(runs) == ["model"]  # data.fold is a replicate, as the seed is
+    table, _ = compare(runs, ["model"], "val_accuracy")
+    assert list(table["model"]) == ["dense2", "dense3"] and list(table["n"]) == [3, 3]
+    assert table["test_accuracy_mean"].tolist() == pytest.approx([0.69, 0.79])

@@ -16,6 +16,9 @@ from runner.records import UNRECORDED, read_runs
 
 METRICS = ["val_accuracy", "val_loss", "train_accuracy", "train_loss"]
 CURVE_METRICS = set(METRICS)  # columns of metrics.csv that make a curve
+# shown beside the ranked metric when runs have a test split; never ranked by default: picking
+# the best run on its test figure would make that figure as optimistic as the validation one
+TEST_METRICS = ["test_accuracy", "test_loss"]
 DEFAULT_LEDGER = Path("outputs") / "runs.csv"
 TEXT_COLUMNS = {"run_id": str, "run_key": str, "reused_from": str, "run_dir": str}
 
@@ -122,7 +125,10 @@ def compare(runs, by, metric, level=0.95, method="t", at="last", seed=0, ties=Tr
     _check_numeric(ok, metric)
     values, _ = grouping.values_at(ok, metric, at)
     others = [m for m in METRICS if m in runs.columns and m != metric]
-    extra = [*others, *(["seconds"] if "seconds" in runs.columns else [])]
+    tested = [
+        m for m in TEST_METRICS if m in ok and pd.to_numeric(ok[m], errors="coerce").notna().any()
+    ]
+    extra = [*others, *tested, *(["seconds"] if "seconds" in runs.columns else [])]
     frame = ok[by].copy()
     frame["_value"] = values
     for column in extra:
@@ -168,6 +174,8 @@ def _per_group(codes, groups, values, ok):
     """Each group's values (NaN left out) and the seeds they came from, in table order."""
     values = values.to_numpy(dtype=float)
     seed_column = ok["seed"].to_numpy() if "seed" in ok else np.arange(len(ok))
+    if "data.fold" in ok and ok["data.fold"].notna().any():  # a run is a (seed, fold) pair
+        seed_column = (ok["seed"].astype(str) + "/" + ok["data.fold"].astype(str)).to_numpy()
     order = np.argsort(codes, kind="stable")
     cuts = np.searchsorted(codes[order], np.arange(1, groups))
     samples, seeds = [], []
@@ -498,7 +506,7 @@ def shown_groups(table, by, metric, only_changed=False, digits=4):
             table[f"{metric}_mean"], table[f"{metric}_low"], table[f"{metric}_high"], strict=True
         )
     ]
-    for column in [*METRICS, "seconds"]:
+    for column in [*METRICS, *TEST_METRICS, "seconds"]:
         if column != metric and f"{column}_mean" in table:
             shown[column] = table[f"{column}_mean"]
     if table["not_ok"].any():

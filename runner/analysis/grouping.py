@@ -14,6 +14,8 @@ REGRESSION_LOSSES = {"mse", "mae"}
 # change what a run shows or where it writes (the run key leaves them out too).
 NOT_GROUPING = ("seed", "paths", "runner", "hydra")
 PRESENTATION = {"trainer.plots", "trainer.progress", "trainer.log_every"}
+# What a group averages over besides the seed: the validation fold of k-fold (data.fold).
+REPLICATES = {"data.fold"}
 
 
 class GroupingError(Exception):
@@ -98,7 +100,7 @@ def config_columns(runs):
 
 def groupable(column):
     head = column.split(".")[0]
-    return head not in NOT_GROUPING and column not in PRESENTATION
+    return head not in NOT_GROUPING and column not in PRESENTATION | REPLICATES
 
 
 def default_by(runs):
