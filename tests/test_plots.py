@@ -168,3 +168,20 @@ def test_a_legend_too_big_for_tight_layout_draws_without_a_warning(tmp_path, rec
     plots.overlaid_curves(frames, "val_accuracy", tmp_path / "many.png")
     assert (tmp_path / "many.png").is_file()
     assert not [w for w in recwarn if "layout" in str(w.message).lower()]
+
+
+def test_curves_mark_the_best_epoch(tmp_path):
+    metrics = pd.DataFrame(
+        {
+            "epoch": [0, 100, 200, 300],
+            "train_loss": [1.0, 0.5, 0.3, 0.2],
+            "val_loss": [1.0, 0.6, 0.7, 0.9],
+            "train_accuracy": [0.3, 0.6, 0.7, 0.8],
+            "val_accuracy": [0.3, 0.55, 0.5, 0.45],
+        }
+    )
+    plain = plots.curves(metrics, tmp_path / "plain.png")
+    marked = plots.curves(metrics, tmp_path / "marked.png", best_epoch=100)
+    difference = np.abs(_pixels(plain)[..., :3] - _pixels(marked)[..., :3]).max(axis=2) > 0.1
+    columns = np.flatnonzero(difference.sum(axis=0) > 100)  # a vertical line: a tall column
+    assert len(columns), "no vertical mark drawn"

@@ -181,3 +181,28 @@ def test_a_sweep_parses_a_file_once_and_loads_it_from_the_cache(shop, monkeypatc
     frame.iloc[::2].to_csv(base / "shop.csv", index=False)  # an edited file is parsed again
     assert len(_load(base, *args, cache_dir=cache).y_train) < len(parsed.y_train)
     assert len(list(cache.glob("csv-*"))) == 2
+
+
+@pytest.mark.slow
+def test_a_sweep_on_a_csv_caches_it_and_records_test_figures(shop):
+    from conftest import run_cli
+
+    base, _ = shop
+    result = run_cli(
+        base,
+        "-m",
+        "data=csv",
+        "data.path=shop.csv",
+        "data.target=bought",
+        "trainer.epochs=50",
+        "seed=0,1",
+        "hydra.sweep.dir=sweep",
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list((base / "sweep" / ".cache").glob("csv-*"))) == 1
+    jobs = pd.read_csv(base / "sweep" / "summary.csv")
+    assert list(jobs["status"]) == ["ok", "ok"]
+    assert jobs["test_accuracy"].between(0, 1).all() and jobs["best_epoch"].notna().all()
+    for job in ("0", "1"):
+        saved = json.loads((base / "sweep" / job / "preprocessing.json").read_text())
+        assert saved["classes"] == ["no", "yes"] and saved["source"]["rows"]["test"] == 24
