@@ -172,6 +172,14 @@ def hydra_problem(error):
         options = available_options(lines)
         if options:
             first += f"; available: {', '.join(options)}"
+    elif re.search(r"Could not override '([^']+)'", first) and "not in struct" in str(
+        error.__cause__ or ""
+    ):
+        key = re.search(r"Could not override '([^']+)'", first).group(1)
+        first = (
+            f"{key}: no such key in this config (python -m runner --help lists them); "
+            f"to add one anyway, write +{key}=..."
+        )
     elif isinstance(error.__cause__, OmegaConfBaseException):
         first += f" ({str(error.__cause__).splitlines()[0]})"
     return first

@@ -81,6 +81,8 @@ def test_sweep_declared_in_an_experiment_file(tmp_path):
         (["optimizer.learning_rate=abc"], "optimizer.learning_rate=abc: must be a number"),
         (["trainer.epochs=-1"], "trainer.epochs=-1: must be an integer >= 0"),
         (["data=csv", "data.path=none.csv", "data.target=y"], "data.path=none.csv: no such file"),
+        (["data.folds=3"], "data.folds: no such key in this config (python -m runner --help"),
+        (["+data.folds=3"], "data.folds=3: not an option of data=spiral; choose from: samples"),
     ],
 )
 def test_mistakes_end_with_one_clear_message(tmp_path, args, message):
