@@ -4,7 +4,7 @@
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner.data import CLASSIFICATION, REGRESSION, Dataset, _is_fraction, _is_int, csv_path
+from runner.data import CLASSIFICATION, REGRESSION, Dataset, csv_path, is_fraction, is_int
 from runner.errors import ConfigError, Problems
 from runner.tabular import (
     MISSING_MODES,
@@ -51,13 +51,13 @@ def check_csv_config(cfg, base_dir):
                 f"data.{key}", cfg[key], f"not a csv option; choose from: {', '.join(CSV_KEYS[1:])}"
             )
     val_fraction = cfg.get("val_fraction", 0.2)
-    if not _is_fraction(val_fraction):
+    if not is_fraction(val_fraction):
         with problems.check():
             raise ConfigError(
                 "data.val_fraction", val_fraction, "must be a number between 0 and 1 (exclusive)"
             )
     test_fraction = cfg.get("test_fraction", 0.2)
-    if not _is_fraction(test_fraction, zero=True):
+    if not is_fraction(test_fraction, zero=True):
         with problems.check():
             raise ConfigError(
                 "data.test_fraction",
@@ -81,9 +81,9 @@ def check_csv_config(cfg, base_dir):
 def _check_folds(folds, fold):
     if folds is None:
         return
-    if not (_is_int(folds) and folds >= 2):
+    if not (is_int(folds) and folds >= 2):
         raise ConfigError("data.folds", folds, "must be an integer >= 2 (k of k-fold) or null")
-    if not (_is_int(fold) and 0 <= fold < folds):
+    if not (is_int(fold) and 0 <= fold < folds):
         raise ConfigError(
             "data.fold",
             fold,

@@ -72,13 +72,13 @@ def check_data_config(data_cfg, base_dir):
                     f"not an option of data={name}; choose from: {', '.join(allowed)}",
                 )
     classes = data_cfg.get("classes")
-    if "classes" in allowed and _is_int(classes) and classes < 2:
+    if "classes" in allowed and is_int(classes) and classes < 2:
         with problems.check():
             raise ConfigError(
                 "data.classes", classes, "must be at least 2: a classifier needs two classes"
             )
     val_samples = data_cfg.get("val_samples")
-    if val_samples is not None and not (_is_int(val_samples) and val_samples >= 1):
+    if val_samples is not None and not (is_int(val_samples) and val_samples >= 1):
         with problems.check():
             raise ConfigError(
                 "data.val_samples",
@@ -86,7 +86,7 @@ def check_data_config(data_cfg, base_dir):
                 "must be a positive integer or null (as many as data.samples)",
             )
     test_fraction = data_cfg.get("test_fraction", 0)
-    if not _is_fraction(test_fraction, zero=True):
+    if not is_fraction(test_fraction, zero=True):
         with problems.check():
             raise ConfigError(
                 "data.test_fraction",
@@ -97,7 +97,7 @@ def check_data_config(data_cfg, base_dir):
     return None
 
 
-def _is_fraction(value, zero=False):
+def is_fraction(value, zero=False):
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     return number and (0 <= value < 1 if zero else 0 < value < 1)
 
@@ -107,7 +107,7 @@ def generator_options(name):
     return [k for k in accepted_options(DATASETS[name]) if k not in ("seed", "dtype")]
 
 
-def _is_int(value):
+def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
