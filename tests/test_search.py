@@ -315,7 +315,7 @@ def test_failed_trial_loses_nothing(tmp_path):
         (["model.width=choice(16,"], "the override 'model.width=choice(16,' does not parse"),
         (
             ["model.widht=choice(1,2)"],
-            "hydra.sweeper.params.model.widht=1: does not compose: Could not override 'model.widht'",
+            "hydra.sweeper.params.model.widht=1: does not compose: model.widht: no such key in this config",
         ),
         (
             ["model=choice(dense2,dense9)"],
