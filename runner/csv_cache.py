@@ -23,7 +23,7 @@ from runner.run_key import content_hash
 from runner.tabular import with_floats
 
 CACHE_FOLDER = ".cache"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 HEADER = "header.json"
 
 
@@ -98,6 +98,8 @@ def _save(table, folder):
             "floats": list(table.float_names),
             "complete": sorted(table.complete),
         }
+        if table.float_moments is not None:
+            np.save(tmp / "moments.npy", np.vstack(table.float_moments))
         (tmp / HEADER).write_text(json.dumps(header))
         os.rename(tmp, folder)  # a folder another job renamed first stays: same content
     finally:
@@ -108,7 +110,7 @@ def _load(folder, name):
     header = json.loads((folder / HEADER).read_text())
     floats = None
     if header["floats"]:
-        floats = np.load(folder / "floats.npy", allow_pickle=False)
+        floats = np.load(folder / "floats.npy", mmap_mode="r", allow_pickle=False)
     others = {}
     for column in header["columns"]:
         kind, at = header["kinds"][column]
@@ -120,4 +122,7 @@ def _load(folder, name):
             others[column] = np.load(folder / f"c{at}.npy", allow_pickle=False)
     table = with_floats(others, floats, header["floats"], name, complete=header["complete"])
     table.columns = {column: table.columns[column] for column in header["columns"]}
+    if floats is not None:
+        mean, m2 = np.load(folder / "moments.npy", allow_pickle=False)
+        table.float_moments = (mean, m2)
     return table

@@ -4,6 +4,7 @@
 import numpy as np
 from omegaconf import OmegaConf
 
+from runner import float_splits
 from runner.data import CLASSIFICATION, REGRESSION, Dataset, csv_path, is_fraction, is_int
 from runner.errors import ConfigError, Problems
 from runner.tabular import (
@@ -132,27 +133,27 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
         rng,
         path.name,
     )
-    train_rows, val_rows, test_rows = (table.take(rows) for rows in (train, val, test))
-    encoding = fit_encoding(train_rows, kinds, target, task, classes, missing)
-    encoding.source = {
-        "file": path.name,
-        "rows": {"train": len(train), "val": len(val), "test": len(test)},
-    }
     standardize = cfg.get("standardize", True)
-    try:  # a category only val/test rows have: all zeros
-        X_train = encoding.encode(train_rows, unknown="ignore", scale=False, consume=True)
-        notes = tuple(filter(None, [dropped]))
-        if not standardize:
-            notes += _scale_hint(X_train, encoding.inputs)
-        encoding.fit_scaling(X_train, standardize, missing)
-        X_val, X_test = (
-            encoding.encode(part, unknown="ignore", consume=True) for part in (val_rows, test_rows)
+    source = {"file": path.name, "rows": {"train": len(train), "val": len(val), "test": len(test)}}
+    notes = tuple(filter(None, [dropped]))
+    if drop is None and float_splits.applies(table, kinds):  # whole table: its moments hold
+        encoding = fit_encoding(table, kinds, target, task, classes, missing)
+        X_train, X_val, X_test = float_splits.encode_splits(
+            table, encoding.features, (train, val, test), standardize, missing, dtype
         )
-    except ValueError as error:
-        raise ConfigError("data.path", cfg.path, str(error)) from None
-    X_train, X_val, X_test = (
-        np.ascontiguousarray(X, dtype=dtype) for X in (X_train, X_val, X_test)
-    )
+    else:
+        encoding, (X_train, X_val, X_test) = _encode_splits(
+            table,
+            kinds,
+            (train, val, test),
+            (target, task, classes, missing),
+            standardize,
+            dtype,
+            cfg,
+        )
+    encoding.source = source
+    if not standardize:
+        notes += _scale_hint(X_train, encoding.inputs)
     if task == REGRESSION:
         y = y.astype(dtype).reshape(-1, 1)
     return Dataset(
@@ -168,6 +169,24 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
         y[test] if len(test) else None,
         encoding,
     )
+
+
+def _encode_splits(table, kinds, splits, about, standardize, dtype, cfg):
+    """The general path: each split's rows taken and encoded (numbers, 0/1, one-hot), the
+    scaling fitted on the training block -> (encoding, (X_train, X_val, X_test) in dtype)."""
+    target, task, classes, missing = about
+    train_rows, val_rows, test_rows = (table.take(rows) for rows in splits)
+    encoding = fit_encoding(train_rows, kinds, target, task, classes, missing)
+    try:  # a category only val/test rows have: all zeros
+        X_train = encoding.encode(train_rows, unknown="ignore", scale=False, consume=True)
+        encoding.fit_scaling(X_train, standardize, missing)
+        X_val, X_test = (
+            encoding.encode(part, unknown="ignore", consume=True) for part in (val_rows, test_rows)
+        )
+    except ValueError as error:
+        raise ConfigError("data.path", cfg.path, str(error)) from None
+    arrays = (np.ascontiguousarray(X, dtype=dtype) for X in (X_train, X_val, X_test))
+    return encoding, tuple(arrays)
 
 
 def _read(path, cfg, cache_dir):

@@ -44,6 +44,7 @@ class Table:
     complete: frozenset = frozenset()  # columns known to have no missing cell (skips the check)
     floats: np.ndarray | None = None  # (n, k) float64, row-major: the columns float_names
     float_names: tuple = ()
+    float_moments: tuple | None = None  # (means, sums of squared deviations) of ``floats``
 
     def line(self, index):
         """The file line of row ``index`` (the header is line 1)."""
@@ -113,6 +114,10 @@ def table_from_frame(frame, name):
     others = {k: v for k, v in columns.items() if k not in float_names}
     table = with_floats(others, floats, float_names, name, complete=complete)
     table.columns = {column: table.columns[column] for column in columns}
+    if floats is not None:
+        from runner.float_splits import moments
+
+        table.float_moments = moments(floats)
     return table
 
 

@@ -206,3 +206,52 @@ def test_a_sweep_on_a_csv_caches_it_and_records_test_figures(shop):
     for job in ("0", "1"):
         saved = json.loads((base / "sweep" / job / "preprocessing.json").read_text())
         assert saved["classes"] == ["no", "yes"] and saved["source"]["rows"]["test"] == 24
+
+
+@pytest.mark.parametrize("standardize", ["true", "false"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_one_pass_numeric_path_equals_the_general_one(
+    tmp_path, monkeypatch, standardize, dtype
+):
+    from runner import float_splits
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "stamp": 1.7e9 + rng.normal(0, 50, n),  # an offset float32 alone would round away
+            "small": rng.normal(0, 1e-3, n),
+            "flat": np.full(n, 2.5),
+            "label": rng.integers(0, 3, n),
+        }
+    )
+    frame.to_csv(tmp_path / "num.csv", index=False)
+
+    def load(cache):
+        cfg = compose(
+            "data=csv", "data.path=num.csv", "data.target=label", f"data.standardize={standardize}"
+        )
+        seeds = np.random.SeedSequence(7).spawn(3)
+        return load_dataset(cfg.data, seeds, dtype, tmp_path, cache)
+
+    calls = []
+    real = float_splits.encode_splits
+    monkeypatch.setattr(float_splits, "encode_splits", lambda *a: calls.append(1) or real(*a))
+    fast, cached = load(None), load(tmp_path / "cache")
+    _ = load(tmp_path / "cache")  # from the cache: the moments come back with the arrays
+    assert len(calls) == 3
+    monkeypatch.setattr(float_splits, "applies", lambda *a: False)
+    general = load(None)
+    tolerance = 2e-8 if dtype == "float64" else 2e-6  # a 1.7e9 column: its ulp / std ~ 5e-9
+    for split in ("X_train", "X_val", "X_test"):
+        for other in (general, cached):
+            np.testing.assert_allclose(
+                getattr(fast, split), getattr(other, split), rtol=tolerance, atol=tolerance
+            )
+    for mine, theirs in zip(fast.encoding.features, general.encoding.features, strict=True):
+        assert mine.mean == pytest.approx(theirs.mean, rel=1e-12, abs=1e-12)
+        assert mine.std == pytest.approx(theirs.std, rel=1e-9)
+    if standardize == "true":
+        stamp = fast.X_train[:, 0].astype(np.float64)
+        assert abs(stamp.mean()) < 1e-5 and stamp.std() == pytest.approx(1, abs=1e-5)
+        assert fast.X_train[:, 2].tolist() == [0.0] * len(fast.X_train)  # std 0: left at 0
