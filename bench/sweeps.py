@@ -35,7 +35,7 @@ LAUNCHERS = {
     "submitit_local": ["hydra/launcher=submitit_local"],
 }
 PLUGINS = {
-    "ray": "hydra_plugins.hydra_ray_launcher",
+    "ray": "ray",
     "submitit_local": "hydra_plugins.hydra_submitit_launcher",
 }
 LEARNING_RATES = (0.01, 0.05)

@@ -20,6 +20,20 @@ from runner.sweeps import reuse, stopping
 STATUS_EXIT = {"ok": 0, "diverged": 1, "failed": 1}
 
 
+_ledger_redirect = []  # a Ray task's scratch ledger, for the job it runs (runner.sweeps.ray_tasks)
+
+
+@contextlib.contextmanager
+def ledger_redirected(path):
+    """Jobs run inside append to ``path`` instead of their config's ledger: the config (and so
+    the recorded paths.ledger) stays the job's own."""
+    _ledger_redirect.append(Path(path))
+    try:
+        yield
+    finally:
+        _ledger_redirect.pop()
+
+
 def context_from_hydra(cfg):
     """RunContext of the current Hydra job; every path absolute, so workers elsewhere agree."""
     hydra = HydraConfig.get()
@@ -28,7 +42,7 @@ def context_from_hydra(cfg):
     parallel = multirun and "BasicLauncher" not in str(hydra.launcher.get("_target_", ""))
     return train.RunContext(
         run_dir=Path(hydra.runtime.output_dir),
-        ledger=ledger_at(cfg.paths.ledger, base_dir),
+        ledger=_ledger_redirect[-1] if _ledger_redirect else ledger_at(cfg.paths.ledger, base_dir),
         base_dir=base_dir,
         overrides=" ".join(OmegaConf.to_container(hydra.overrides.task)),  # as typed: ${...} kept
         choices={group: hydra.runtime.choices.get(group) for group in train.GROUPS},
@@ -131,9 +145,9 @@ def _max_failures(cfg):
     return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
 
 
-def record_lost(config, message):
+def record_lost(config, message, status="failed"):
     """Record a sweep job whose process died before it could (the launcher calls this with
-    the job's full config): ``failed`` with ``message``, unless it had recorded itself."""
+    the job's full config): ``status`` with ``message``, unless it had recorded itself."""
     from omegaconf import open_dict, read_write
 
     from runner.sweeps.worker import job_folder
@@ -141,13 +155,20 @@ def record_lost(config, message):
     run_dir = job_folder(config)
     if (run_dir / "summary.csv").exists():
         return
+    overrides = run_dir / ".hydra" / "overrides.yaml"
+    if not overrides.exists():  # died before Hydra wrote it, or on a machine of its own
+        from runner.sweeps.yaml_files import to_yaml
+
+        overrides.parent.mkdir(parents=True, exist_ok=True)
+        overrides.write_text(to_yaml(config.hydra.overrides.task))
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = str(run_dir.absolute())
     HydraConfig.instance().set_config(config)
     task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
     ctx, _ = context_from_hydra(task_cfg)
-    train.record_without_training(task_cfg, ctx, "failed", message)
-    stopping.count_failure(ctx.sweep_dir, ctx.job, _max_failures(task_cfg))
+    train.record_without_training(task_cfg, ctx, status, message)
+    if status == "failed":
+        stopping.count_failure(ctx.sweep_dir, ctx.job, _max_failures(task_cfg))
 
 
 def _run_unless_stopped(cfg, ctx, watch):

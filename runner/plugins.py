@@ -19,6 +19,7 @@ def make_visible():
     from hydra_plugins.nnrunner.grid_sweeper import GridSweeper
     from hydra_plugins.nnrunner.optuna_sweeper import OptunaSweeper
     from hydra_plugins.nnrunner.pool_launcher import PoolLauncher
+    from hydra_plugins.nnrunner.ray_launcher import RayLauncher
 
-    for plugin in (PoolLauncher, GridSweeper, OptunaSweeper):
+    for plugin in (PoolLauncher, RayLauncher, GridSweeper, OptunaSweeper):
         plugins.register(plugin)

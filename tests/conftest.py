@@ -44,7 +44,7 @@ def run_cli(cwd, *args, module="runner", timeout=300, env=None):
     )
 
 
-def start_cli(cwd, *args, module="runner"):
+def start_cli(cwd, *args, module="runner", env=None):
     """``python -m <module> args...`` started in ``cwd`` in its own session (process group), as
     a terminal runs a command; returns the Popen with stdout and stderr piped."""
     return subprocess.Popen(
@@ -54,6 +54,7 @@ def start_cli(cwd, *args, module="runner"):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        env=env,
     )
 
 

@@ -117,7 +117,7 @@ def _ray_env(tmp_path):
 
 
 def test_ray_local_instance(tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    pytest.importorskip("ray")
     result = _launch(tmp_path, "ray", env=_ray_env(tmp_path))
     assert result.returncode == 1, result.stderr[-3000:]
     _check_sweep(tmp_path, 4, failed=[1])
@@ -186,7 +186,7 @@ def test_ray_joins_a_running_cluster_and_writes_where_it_was_launched(tmp_path, 
 
 
 def test_joining_a_cluster_rejects_object_store_memory(tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
+    pytest.importorskip("ray")
     result = run_cli(
         tmp_path,
         "-m",

@@ -18,6 +18,23 @@ class PoolLauncherConf:
 
 
 @dataclass
+class RayConf:
+    # keyword arguments of ray.init: address null starts a local instance, an address (or
+    # "auto") joins a running cluster; num_cpus etc. size a local one
+    init: dict = field(default_factory=lambda: {"address": None})
+    remote: dict = field(default_factory=lambda: {"num_cpus": 1})  # resources per task
+
+
+@dataclass
+class RayLauncherConf:
+    _target_: str = "hydra_plugins.nnrunner.ray_launcher.RayLauncher"
+    ray: RayConf = field(default_factory=RayConf)
+    chunk_s: float = 3.0  # jobs per task sized so a task runs about this long
+    jobs_per_task: Any = None  # a fixed number of jobs per task instead
+    shared_fs: bool = False  # true: workers write the sweep folder and ledger themselves
+
+
+@dataclass
 class GridSweeperConf:
     _target_: str = "hydra_plugins.nnrunner.grid_sweeper.GridSweeper"
     max_batch_size: int | None = None
@@ -124,6 +141,7 @@ class OptunaSweeperConf:
 
 _store = ConfigStore.instance()
 _store.store(group="hydra/launcher", name="pool", node=PoolLauncherConf, provider="nnrunner")
+_store.store(group="hydra/launcher", name="ray", node=RayLauncherConf, provider="nnrunner")
 _store.store(group="hydra/sweeper", name="grid", node=GridSweeperConf, provider="nnrunner")
 _store.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="nnrunner")
 for _name, _node in {

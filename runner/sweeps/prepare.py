@@ -2,7 +2,7 @@
 
 Jobs may run in other processes and on other machines (joblib, submitit, Ray), where a
 relative path means something else: the sweep folder is pinned to an absolute path for
-every job. Known traps of the Ray launcher are handled here too.
+every job. Known traps of joining a Ray cluster are handled here too.
 """
 
 import os
@@ -72,8 +72,8 @@ def _pin_for_every_job(config, key, value):
 
 
 def _prepare_ray(ray):
-    """hydra-ray-launcher 1.2 adds ``object_store_memory`` to ``ray.init`` unless the key is
-    present, and Ray refuses that argument when joining a running cluster."""
+    """Ray refuses ``object_store_memory`` when joining a running cluster: said in one line
+    before Ray starts, rather than as Ray's traceback."""
     init = ray.init
     address = init.get("address")
     if not address:

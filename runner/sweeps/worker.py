@@ -101,8 +101,9 @@ class JobRunner:
             config.hydra.job.num = idx
         return config
 
-    def run(self, idx, config):
-        """Run one job -> Outcome. A task that raises is an "error" outcome, not a crash."""
+    def run(self, idx, config, check_done=True):
+        """Run one job -> Outcome. A task that raises is an "error" outcome, not a crash.
+        ``check_done=False``: the launcher looked the job up in the ledger already."""
         from hydra._internal.callbacks import Callbacks
         from hydra.core.utils import JobRuntime, JobStatus
 
@@ -113,7 +114,7 @@ class JobRunner:
             self.callbacks = Callbacks(config)
         JobRuntime.instance().set("name", self.setup.job_name)
         folder = job_folder(config)
-        reused = reuse.before_job(config, folder)
+        reused = reuse.before_job(config, folder) if check_done else None
         if reused is not None:
             objective = OmegaConf.select(config, "objective", default="val_loss")
             value = reuse.objective_of(reused, objective)

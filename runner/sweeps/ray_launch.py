@@ -1,0 +1,266 @@
+"""The driver side of ``hydra/launcher=ray``: jobs sent to Ray in chunks, results as they come.
+
+Ray is used through its public API only: ``ray.init``, one remote function with ``num_cpus``,
+streamed back (``num_returns="streaming"``) so that each job's result arrives when the job
+ends, not when its chunk does. A chunk is sized so that a task runs for about
+``hydra.launcher.chunk_s`` seconds (the first tasks run one job each, to time them), or
+``hydra.launcher.jobs_per_task`` jobs; never so large that a slot would sit idle at the end.
+
+Without a shared file system the driver does everything that touches the sweep folder and
+the ledger: it looks each job up in the ledger before sending it (``runner.resume``), writes
+the files each job sends back into its folder and appends the job's ledger row. A worker
+that dies takes the jobs of its chunk that had not finished with it: they are recorded
+``failed`` with the reason, and the sweep goes on.
+"""
+
+import math
+import os
+import socket
+import uuid
+from pathlib import Path
+
+from runner.errors import ConfigError
+from runner.sweeps import is_search
+from runner.sweeps.compose import cache_for
+from runner.sweeps.launch import _job, _job_return, _sessions, _setup
+from runner.sweeps.progress import SweepProgress
+
+CONNECT_TIMEOUT_S = 5.0  # how long the address may take to accept a connection
+
+
+class RaySession:
+    """Ray, the sweep's shared setup in Ray's object store, and timing of the jobs so far."""
+
+    def __init__(self, launcher, cache):
+        self.cache = cache
+        self.launcher = launcher
+        self.setup = _setup(launcher, cache)
+        self.setup_id = uuid.uuid4().hex
+        self.progress = SweepProgress(expected=None)
+        self.job_seconds = []  # wall times of finished jobs, to size chunks
+        self.started_ray = False
+        self.remote = None
+
+    def open(self):
+        import ray
+
+        if self.remote is not None:
+            return
+        settings = self.launcher.ray
+        init = dict(settings.get("init") or {})
+        address = init.get("address")
+        if address:
+            check_reachable(address)
+        init.setdefault("include_dashboard", False)
+        init.setdefault("log_to_driver", False)
+        if not ray.is_initialized():
+            try:
+                ray.init(**{k: v for k, v in init.items() if v is not None or k == "address"})
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise ConfigError(
+                    "hydra.launcher.ray.init.address", address, f"Ray did not start: {error}"
+                ) from None
+            self.started_ray = True
+        from runner.sweeps.ray_tasks import run_chunk
+
+        num_cpus = (settings.get("remote") or {}).get("num_cpus", 1)
+        self.remote = ray.remote(num_cpus=num_cpus, max_retries=0)(run_chunk)
+        self.slots = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
+        self.setup_ref = ray.put(self.setup)
+
+    def run(self, jobs, outcomes, shared_fs, places, folders=None):
+        import ray
+
+        self.open()
+        self.progress.add(len(jobs))
+        pending = list(jobs)
+        running = {}  # generator -> [jobs of the chunk not yet returned]
+        while pending or running:
+            while pending and len(running) < self.slots:
+                chunk = pending[: self._chunk_size(len(pending))]
+                del pending[: len(chunk)]
+                bases = {j.recipe.base for j in chunk if j.recipe is not None}
+                sent = [(j.idx, j.recipe, j.config_bytes) for j in chunk]
+                generator = self.remote.options(num_returns="streaming").remote(
+                    self.setup_id,
+                    self.setup_ref,
+                    {key: self.cache.bases[key] for key in bases},
+                    sent,
+                    None if shared_fs else places,
+                )
+                running[generator] = chunk
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for generator in ready:
+                self._take(generator, running, outcomes, None if shared_fs else (folders, places))
+
+    def _take(self, generator, running, outcomes, back):
+        import ray
+
+        chunk = running[generator]
+        try:
+            shipped = ray.get(next(generator))
+        except StopIteration:
+            del running[generator]
+            return
+        except Exception as error:  # noqa: BLE001 - the worker or its node is gone
+            del running[generator]
+            reason = _reason(error)
+            for job in chunk:
+                outcomes[job.idx] = self._lost(job, reason)
+                self._finished(job, outcomes[job.idx])
+            return
+        job = next(j for j in chunk if j.idx == shipped.outcome.idx)
+        chunk.remove(job)
+        if back is not None:  # no shared file system: the driver writes the job's files
+            folders, (_, ledger) = back
+            write_back(folders[job.idx], shipped, ledger)
+        self.job_seconds.append(shipped.seconds)
+        outcomes[job.idx] = shipped.outcome
+        self._finished(job, shipped.outcome)
+
+    def _chunk_size(self, remaining):
+        fixed = self.launcher.jobs_per_task
+        if fixed:
+            return fixed
+        if not self.job_seconds:
+            return 1  # time the first jobs before sending more
+        per_job = max(sum(self.job_seconds) / len(self.job_seconds), 1e-3)
+        wanted = max(1, round(self.launcher.chunk_s / per_job))
+        return max(1, min(wanted, math.ceil(remaining / self.slots)))
+
+    def _lost(self, job, reason):
+        from runner.sweeps.launch import _lost
+
+        return _lost(job, self.cache, self.setup, reason)
+
+    def _finished(self, job, outcome):
+        self.progress.finished(job.idx, outcome.status, outcome.message)
+
+    def close(self, at_once=False):
+        self.progress.close()
+        if self.started_ray:
+            import ray
+
+            ray.shutdown()
+            self.started_ray = False
+        self.remote = None
+
+
+def launch(launcher, job_overrides, initial_job_idx):
+    """Run the batch through Ray -> one JobReturn per job, in the batch's order."""
+    from hydra.core.utils import setup_globals
+
+    setup_globals()
+    config = launcher.config
+    check_settings(launcher)
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    cache = cache_for(launcher.hydra_context, config)
+    session = _sessions.get(id(launcher))
+    if session is None or session.cache is not cache:
+        session = _sessions[id(launcher)] = RaySession(launcher, cache)
+    jobs = [_job(cache, initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
+    outcomes, folders = {}, {}
+    shared_fs = bool(launcher.shared_fs)
+    if not shared_fs:  # the driver alone reads the ledger snapshot and the sweep folder
+        jobs = _not_done(jobs, session, outcomes, folders)
+    from runner.sweeps.prepare import ledger_path
+
+    places = (str(sweep_dir.absolute()), str(ledger_path(config)))
+    try:
+        session.run(jobs, outcomes, shared_fs, places, folders)
+    except BaseException:
+        _sessions.pop(id(launcher), None)
+        session.close(at_once=True)
+        raise
+    searching = is_search(config.hydra.sweeper)
+    every = [_job(cache, initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
+    return [_job_return(job, outcomes[job.idx], searching) for job in every]
+
+
+def check_settings(launcher):
+    """``hydra.launcher.chunk_s`` and ``jobs_per_task`` checked, before Ray starts."""
+    value = launcher.chunk_s
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError("hydra.launcher.chunk_s", value, "must be a number of seconds > 0")
+    fixed = launcher.jobs_per_task
+    if fixed is not None and (isinstance(fixed, bool) or not isinstance(fixed, int) or fixed < 1):
+        raise ConfigError(
+            "hydra.launcher.jobs_per_task",
+            fixed,
+            "must be a positive integer, or null (sized by hydra.launcher.chunk_s)",
+        )
+
+
+def _not_done(jobs, session, outcomes, folders):
+    """Jobs whose run_key is done are answered here, as the pool's workers would -> the
+    others; ``folders`` gets every job's folder in the driver's sweep."""
+    from omegaconf import OmegaConf
+
+    from runner.sweeps import reuse
+    from runner.sweeps.worker import JobRunner, Outcome, job_folder
+
+    runner = JobRunner(session.setup)
+    for key, data in session.cache.bases.items():
+        runner.add_base(key, data)
+    left = []
+    for job in jobs:
+        config = runner.config(job.idx, job.recipe, job.config_bytes)
+        folders[job.idx] = job_folder(config)
+        reused = reuse.before_job(config, folders[job.idx])
+        if reused is None:
+            left.append(job)
+            continue
+        objective = OmegaConf.select(config, "objective", default="val_loss")
+        value = reuse.objective_of(reused, objective)
+        outcomes[job.idx] = Outcome(job.idx, reused["status"], reused.get("message") or "", value)
+        session.progress.add(1)
+        session.progress.finished(job.idx, "reused", "")
+    return left
+
+
+def write_back(folder, shipped, ledger):
+    """A job's files into its folder of the driver's sweep, then its row into the ledger."""
+    import csv
+    import io
+
+    from runner.records import append_to_ledger
+
+    for name, data in shipped.files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    if shipped.ledger_rows.strip():
+        text = io.StringIO(shipped.ledger_header + "\n" + shipped.ledger_rows)
+        for row in csv.DictReader(text):
+            append_to_ledger(ledger, {k: (v if v != "" else None) for k, v in row.items()})
+
+
+def check_reachable(address):
+    """An address that takes no connection fails here, in seconds, with one line; Ray itself
+    would keep retrying for a minute or more."""
+    if address in ("auto", "local") or address.startswith("ray://"):
+        target = address[len("ray://") :] if address.startswith("ray://") else None
+        if target is None:
+            return
+    else:
+        target = address
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), CONNECT_TIMEOUT_S):
+            pass
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            "hydra.launcher.ray.init.address",
+            address,
+            f"no Ray cluster answers there ({error}); start one with `ray start --head`, or "
+            "leave the address null for a local instance",
+        ) from None
+
+
+def _reason(error):
+    text = str(error).strip().splitlines()
+    first = text[0] if text else type(error).__name__
+    return f"its Ray worker was lost ({type(error).__name__}: {first[:200]})"

@@ -1,0 +1,126 @@
+"""The Ray side of ``hydra/launcher=ray``: a task runs a chunk of a sweep's jobs and streams
+each job's result back as it finishes.
+
+Without a shared file system (``hydra.launcher.shared_fs=false``, the default) a job runs in a
+scratch folder of the worker's own: its sweep folder and ledger are there, and when it ends
+its files (metrics.csv, summary.csv, params.npz, ``.hydra/``, job.log, ...) and the ledger row
+it appended are sent back as bytes, with the scratch paths in them written as the driver's
+paths, for the driver to write into its sweep folder and ledger. The scratch folder is then
+removed. With a shared file system the job writes where the driver would, as the pool does.
+"""
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import open_dict, read_write
+
+SCRATCH_ENV = "NNRUNNER_RAY_SCRATCH"  # where workers make their scratch folders (default: tmp)
+_runners = {}  # id of the sweep's setup -> JobRunner: one per worker process and sweep
+
+
+@dataclass
+class Shipped:
+    """One job's result as the driver needs it."""
+
+    outcome: object  # runner.sweeps.worker.Outcome
+    seconds: float  # the job's wall time on the worker, to size later chunks
+    files: dict = field(default_factory=dict)  # path inside the job folder -> bytes
+    ledger_rows: str = ""  # the CSV lines (no header) the job appended, driver's paths in them
+    ledger_header: str = ""
+
+
+def run_chunk(setup_id, setup, bases, jobs, places):
+    """Run ``jobs`` ([(idx, recipe, config_bytes)]) one after another -> yield a Shipped each.
+
+    ``places`` is None on a shared file system, else (the driver's sweep folder, its ledger):
+    the job then runs in scratch and its files travel back."""
+    runner = _runner(setup_id, setup, bases)
+    for idx, recipe, config_bytes in jobs:
+        started = time.perf_counter()
+        config = runner.config(idx, recipe, config_bytes)
+        if places is None:
+            outcome = _run(runner, idx, config, check_done=True)
+            yield Shipped(outcome, time.perf_counter() - started)
+            continue
+        scratch = Path(tempfile.mkdtemp(prefix="nnrunner-ray-", dir=os.environ.get(SCRATCH_ENV)))
+        try:
+            shipped = _run_in_scratch(runner, idx, config, scratch, places)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        shipped.seconds = time.perf_counter() - started
+        yield shipped
+
+
+def _runner(setup_id, setup, bases):
+    from threadpoolctl import threadpool_limits
+
+    from runner.sweeps.worker import JobRunner
+
+    runner = _runners.get(setup_id)
+    if runner is None:
+        threadpool_limits(limits=1, user_api="blas")  # the tasks, not BLAS, share the cores
+        _runners.clear()
+        runner = _runners[setup_id] = JobRunner(setup)
+    for key, data in bases.items():
+        if key not in runner.bases:
+            runner.add_base(key, data)
+    return runner
+
+
+def _run(runner, idx, config, check_done):
+    from runner.sweeps.worker import Outcome
+
+    try:
+        return runner.run(idx, config, check_done=check_done)
+    except KeyboardInterrupt:
+        return Outcome(idx, "interrupted", "interrupted")
+    except Exception as error:  # noqa: BLE001 - the job's, reported; the task goes on
+        from runner.sweeps.worker import _picklable
+
+        return Outcome(idx, "error", f"{type(error).__name__}: {error}", _picklable(error))
+
+
+def _run_in_scratch(runner, idx, config, scratch, places):
+    from runner.job import ledger_redirected
+    from runner.sweeps.worker import job_folder
+
+    sweep_dir, ledger = places
+    scratch_sweep, scratch_ledger = scratch / "sweep", scratch / "runs.csv"
+    with read_write(config), open_dict(config):
+        config.hydra.sweep.dir = str(scratch_sweep)
+    folder = job_folder(config)
+    with ledger_redirected(scratch_ledger):
+        outcome = _run(runner, idx, config, check_done=False)  # the driver looked it up
+    swaps = [(str(scratch_sweep), sweep_dir), (str(scratch_ledger), ledger)]
+    files = {}
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                files[str(path.relative_to(folder))] = _as_driver_sees(path, swaps)
+    header = rows = ""
+    if scratch_ledger.is_file():
+        header, _, rows = _swap(scratch_ledger.read_text(), swaps).partition("\n")
+    return Shipped(outcome, 0.0, files, rows, header)
+
+
+TEXT_SUFFIXES = (".csv", ".yaml", ".log", ".json", ".txt")
+
+
+def _as_driver_sees(path, swaps):
+    data = path.read_bytes()
+    if path.suffix in TEXT_SUFFIXES:
+        try:
+            return _swap(data.decode("utf-8"), swaps).encode("utf-8")
+        except UnicodeDecodeError:
+            return data
+    return data
+
+
+def _swap(text, swaps):
+    for old, new in swaps:
+        text = text.replace(old, new)
+    return text

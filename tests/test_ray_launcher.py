@@ -1,0 +1,142 @@
+"""hydra/launcher=ray with no shared disk: workers write into scratch folders of their own and
+the driver alone writes the sweep folder and the ledger; chunks, faults and a bad address."""
+
+import os
+import signal
+import time
+
+import pandas as pd
+import pytest
+from conftest import run_cli, start_cli
+from test_launchers import _ray_env
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+SWEEP = ("seed=0,1,2", "trainer.epochs=30", "trainer.log_every=10", "data.samples=20")
+TIMING = ["run_id", "started_at", "seconds"]
+
+
+def _ray(tmp_path, cwd, *args, **env):
+    environment = {**_ray_env(tmp_path), **env}
+    return run_cli(cwd, "-m", "hydra/launcher=ray", *args, env=environment)
+
+
+def _sweep_dir(cwd):
+    (found,) = cwd.glob("outputs/sweeps/*/*/summary.csv")
+    return found.parent
+
+
+def _files(sweep_dir):
+    return sorted(
+        str(p.relative_to(sweep_dir))
+        for p in sweep_dir.rglob("*")
+        if p.is_file() and p.parts[-2:-1] != (".cache",) and not p.name.startswith(".")
+    )
+
+
+def test_without_a_shared_disk_the_driver_writes_what_a_local_sweep_would(tmp_path):
+    local, remote, scratch = tmp_path / "local", tmp_path / "remote", tmp_path / "scratch"
+    for folder in (local, remote, scratch):
+        folder.mkdir()
+    assert run_cli(local, "-m", *SWEEP).returncode == 0
+    result = _ray(tmp_path, remote, *SWEEP, NNRUNNER_RAY_SCRATCH=str(scratch))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not list(scratch.iterdir())  # the workers' scratch folders are gone
+    mine, theirs = _sweep_dir(remote), _sweep_dir(local)
+    assert _files(mine) == _files(theirs)  # every job's files, .hydra/ included
+    a = pd.read_csv(remote / "outputs" / "runs.csv", dtype=str).drop(columns=TIMING)
+    b = pd.read_csv(local / "outputs" / "runs.csv", dtype=str).drop(columns=TIMING)
+    a = a.replace(str(mine), "SWEEP", regex=False).sort_values("job").reset_index(drop=True)
+    b = b.replace(str(theirs), "SWEEP", regex=False).sort_values("job").reset_index(drop=True)
+    for frame in (a, b):
+        frame["run_dir"] = frame["run_dir"].str.replace(r".*/(\d+)$", r"\1", regex=True)
+        frame["sweep_dir"] = "SWEEP"
+    pd.testing.assert_frame_equal(a, b)  # same columns, same values, the metrics included
+    config = (mine / "0" / ".hydra" / "hydra.yaml").read_text()
+    assert str(mine) in config and str(scratch) not in config
+
+    again = _ray(tmp_path, remote, *SWEEP, f"hydra.sweep.dir={mine}")  # resumed: nothing to run
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(pd.read_csv(remote / "outputs" / "runs.csv")) == 3
+
+
+def test_a_killed_worker_fails_the_jobs_of_its_chunk_and_the_sweep_goes_on(tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**_ray_env(tmp_path), "NNRUNNER_RAY_SCRATCH": str(scratch)}
+    process = start_cli(
+        tmp_path,
+        "-m",
+        "hydra/launcher=ray",
+        "hydra.launcher.jobs_per_task=1",
+        "trainer.epochs=100000000,200,201",
+        "trainer.log_every=100",
+        "data.samples=20",
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not (markers := list(scratch.glob("*/sweep/.running/0-*"))):
+            assert time.monotonic() < deadline and process.poll() is None, "job 0 never ran"
+            time.sleep(0.1)
+        os.kill(int(markers[0].name.split("-")[1]), signal.SIGKILL)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 1, err[-3000:]
+    assert "Traceback" not in err
+    summary = pd.read_csv(_sweep_dir(tmp_path) / "summary.csv").sort_values("job")
+    assert list(summary["status"]) == ["failed", "ok", "ok"]
+    assert summary.iloc[0]["message"].startswith("its Ray worker was lost")
+    assert len(pd.read_csv(tmp_path / "outputs" / "runs.csv")) == 3
+
+
+def test_an_unreachable_address_is_one_line_in_seconds(tmp_path):
+    started = time.monotonic()
+    result = _ray(tmp_path, tmp_path, "seed=0,1", "hydra.launcher.ray.init.address=127.0.0.1:9")
+    assert time.monotonic() - started < 10 + 5  # + the runner's own start-up
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert (
+        lines
+        and "hydra.launcher.ray.init.address=127.0.0.1:9: no Ray cluster answers there" in lines[0]
+    )
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "hydra.launcher.jobs_per_task=0",
+            "hydra.launcher.jobs_per_task=0: must be a positive integer",
+        ),
+        (
+            "hydra.launcher.chunk_s=-1",
+            "hydra.launcher.chunk_s=-1.0: must be a number of seconds > 0",
+        ),
+    ],
+)
+def test_bad_chunk_settings_name_the_key(tmp_path, override, message):
+    result = _ray(tmp_path, tmp_path, "seed=0,1", override)
+    assert result.returncode == 1 and message in result.stderr, result.stderr[-2000:]
+
+
+def test_chunks_run_about_chunk_s_seconds_and_leave_no_slot_idle():
+    from types import SimpleNamespace
+
+    from runner.sweeps.ray_launch import RaySession
+
+    session = RaySession.__new__(RaySession)
+    session.launcher = SimpleNamespace(chunk_s=3.0, jobs_per_task=None)
+    session.slots, session.job_seconds = 2, []
+    assert session._chunk_size(1000) == 1  # the first jobs are timed alone
+    session.job_seconds = [0.01, 0.01]
+    assert session._chunk_size(1000) == 300  # 3 s of 10 ms jobs
+    assert session._chunk_size(10) == 5  # the last jobs shared out between the slots
+    session.job_seconds = [30.0]
+    assert session._chunk_size(1000) == 1  # a long job is a task of its own
+    session.launcher.jobs_per_task = 4
+    assert session._chunk_size(1000) == 4
