@@ -134,8 +134,9 @@ def test_chunks_run_about_chunk_s_seconds_and_leave_no_slot_idle():
     session.slots, session.job_seconds = 2, []
     assert session._chunk_size(1000) == 1  # the first jobs are timed alone
     session.job_seconds = [0.01, 0.01]
-    assert session._chunk_size(1000) == 300  # 3 s of 10 ms jobs
-    assert session._chunk_size(10) == 5  # the last jobs shared out between the slots
+    assert session._chunk_size(2000) == 300  # 3 s of 10 ms jobs
+    assert session._chunk_size(100) == 25  # shrinking as the jobs run out: 100 / (2 x 2)
+    assert session._chunk_size(3) == 1
     session.job_seconds = [30.0]
     assert session._chunk_size(1000) == 1  # a long job is a task of its own
     session.launcher.jobs_per_task = 4

@@ -4,7 +4,10 @@ Ray is used through its public API only: ``ray.init``, one remote function with 
 streamed back (``num_returns="streaming"``) so that each job's result arrives when the job
 ends, not when its chunk does. A chunk is sized so that a task runs for about
 ``hydra.launcher.chunk_s`` seconds (the first tasks run one job each, to time them), or
-``hydra.launcher.jobs_per_task`` jobs; never so large that a slot would sit idle at the end.
+``hydra.launcher.jobs_per_task`` jobs; chunks shrink as the jobs run out (guided
+self-scheduling: at most the remaining jobs over twice the slots), so no slot sits idle at the
+end while another works through a long chunk, and one task more than there are slots is kept
+queued so that no slot waits for the driver.
 
 Without a shared file system the driver does everything that touches the sweep folder and
 the ledger: it looks each job up in the ledger before sending it (``runner.resume``), writes
@@ -76,7 +79,7 @@ class RaySession:
         pending = list(jobs)
         running = {}  # generator -> [jobs of the chunk not yet returned]
         while pending or running:
-            while pending and len(running) < self.slots:
+            while pending and len(running) < self.slots + 1:  # one queued: no slot waits
                 chunk = pending[: self._chunk_size(len(pending))]
                 del pending[: len(chunk)]
                 bases = {j.recipe.base for j in chunk if j.recipe is not None}
@@ -126,7 +129,8 @@ class RaySession:
             return 1  # time the first jobs before sending more
         per_job = max(sum(self.job_seconds) / len(self.job_seconds), 1e-3)
         wanted = max(1, round(self.launcher.chunk_s / per_job))
-        return max(1, min(wanted, math.ceil(remaining / self.slots)))
+        # guided self-scheduling: chunks shrink as the jobs run out, so the slots finish together
+        return max(1, min(wanted, math.ceil(remaining / (2 * self.slots))))
 
     def _lost(self, job, reason):
         from runner.sweeps.launch import _lost
