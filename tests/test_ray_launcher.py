@@ -141,3 +141,38 @@ def test_chunks_run_about_chunk_s_seconds_and_leave_no_slot_idle():
     assert session._chunk_size(1000) == 1  # a long job is a task of its own
     session.launcher.jobs_per_task = 4
     assert session._chunk_size(1000) == 4
+
+
+def test_ctrl_c_stops_the_running_jobs_which_record_themselves(tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**_ray_env(tmp_path), "NNRUNNER_RAY_SCRATCH": str(scratch)}
+    process = start_cli(
+        tmp_path,
+        "-m",
+        "hydra/launcher=ray",
+        "seed=0,1,2,3",
+        "trainer.epochs=100000000",
+        "trainer.log_every=50",
+        "data.samples=20",
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while len([p for p in scratch.glob("*/sweep/*/metrics.csv") if p.stat().st_size > 300]) < 2:
+            assert time.monotonic() < deadline and process.poll() is None, "jobs never ran"
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert "Traceback" not in err, err[-3000:]
+    ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
+    assert len(ledger) == 4 and set(ledger["status"]) == {"interrupted"}, ledger[
+        ["status", "message"]
+    ]
+    ran = ledger[ledger["epochs_done"].fillna(0) > 0]
+    assert len(ran) >= 2  # the running jobs kept the rows they had logged
+    for run_dir in ran["run_dir"]:
+        assert len(pd.read_csv(os.path.join(run_dir, "metrics.csv"))) > 2

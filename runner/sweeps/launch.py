@@ -174,9 +174,9 @@ def _setup(launcher, cache):
     return Setup(module, name, unwrap, str(launcher.config.hydra.job.name), cache.context)
 
 
-def _lost(job, cache, setup, death):
+def _lost(job, cache, setup, death, status="failed"):
     """A job whose worker died under it (a segfault, os._exit, the OOM killer): recorded
-    failed here, unless it had recorded itself already."""
+    ``status`` (failed) here, unless it had recorded itself already."""
     from runner.job import record_lost
     from runner.sweeps.worker import Outcome
 
@@ -187,8 +187,8 @@ def _lost(job, cache, setup, death):
 
     with open_dict(config):
         config.hydra.job.id = config.hydra.job.num = job.idx
-    record_lost(config, death)
-    return Outcome(job.idx, "failed", death, None)
+    record_lost(config, death, status)
+    return Outcome(job.idx, status, death, None)
 
 
 def _job_return(job, outcome, searching):

@@ -18,7 +18,9 @@ that dies takes the jobs of its chunk that had not finished with it: they are re
 
 import math
 import os
+import signal
 import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -28,7 +30,12 @@ from runner.sweeps.compose import cache_for
 from runner.sweeps.launch import _job, _job_return, _sessions, _setup
 from runner.sweeps.progress import SweepProgress
 
-CONNECT_TIMEOUT_S = 5.0  # how long the address may take to accept a connection
+CONNECT_TIMEOUT_S = 5.0
+STOP_SIGNALS = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+)  # how long the address may take to accept a connection
 
 
 class RaySession:
@@ -43,6 +50,7 @@ class RaySession:
         self.job_seconds = []  # wall times of finished jobs, to size chunks
         self.started_ray = False
         self.remote = None
+        self.stopped = None  # why the sweep was stopped, once it was
 
     def open(self):
         import ray
@@ -57,44 +65,95 @@ class RaySession:
         init.setdefault("include_dashboard", False)
         init.setdefault("log_to_driver", False)
         if not ray.is_initialized():
+            # ray.init installs its own SIGINT/SIGTERM handlers; the runner's (a first Ctrl-C
+            # lets running jobs record themselves) are put back
+            saved = {number: signal.getsignal(number) for number in STOP_SIGNALS}
             try:
                 ray.init(**{k: v for k, v in init.items() if v is not None or k == "address"})
             except (ConnectionError, RuntimeError, ValueError) as error:
                 raise ConfigError(
                     "hydra.launcher.ray.init.address", address, f"Ray did not start: {error}"
                 ) from None
+            finally:
+                for number, handler in saved.items():
+                    if handler is not None:
+                        signal.signal(number, handler)
             self.started_ray = True
-        from runner.sweeps.ray_tasks import run_chunk
+        from runner.sweeps.ray_tasks import StopFlag, run_chunk
 
         num_cpus = (settings.get("remote") or {}).get("num_cpus", 1)
         self.remote = ray.remote(num_cpus=num_cpus, max_retries=0)(run_chunk)
+        self.flag = ray.remote(num_cpus=0)(StopFlag).remote()
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
         self.setup_ref = ray.put(self.setup)
 
     def run(self, jobs, outcomes, shared_fs, places, folders=None):
         import ray
 
+        from runner.sweeps import stopping
+
         self.open()
         self.progress.add(len(jobs))
         pending = list(jobs)
         running = {}  # generator -> [jobs of the chunk not yet returned]
-        while pending or running:
-            while pending and len(running) < self.slots + 1:  # one queued: no slot waits
-                chunk = pending[: self._chunk_size(len(pending))]
-                del pending[: len(chunk)]
-                bases = {j.recipe.base for j in chunk if j.recipe is not None}
-                sent = [(j.idx, j.recipe, j.config_bytes) for j in chunk]
-                generator = self.remote.options(num_returns="streaming").remote(
-                    self.setup_id,
-                    self.setup_ref,
-                    {key: self.cache.bases[key] for key in bases},
-                    sent,
-                    None if shared_fs else places,
-                )
-                running[generator] = chunk
-            ready, _ = ray.wait(list(running), num_returns=1)
-            for generator in ready:
-                self._take(generator, running, outcomes, None if shared_fs else (folders, places))
+        back = None if shared_fs else (folders, places)
+        try:
+            while pending or running:
+                while pending and len(running) < self.slots + 1:  # one queued: no slot waits
+                    generator, chunk = self._submit(pending, places, shared_fs)
+                    running[generator] = chunk
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.25)
+                for generator in ready:
+                    self._take(generator, running, outcomes, back)
+        except KeyboardInterrupt:  # Ctrl-C: the running jobs stop and record, then the sweep
+            self.stopped = stopping.stop_reason(places[0]) or "stopped"
+            self._drain(running, outcomes, back)
+            for job in pending:
+                self._record_stopped(job, outcomes, started=False)
+            raise
+
+    def _drain(self, running, outcomes, back):
+        """Tell every task to stop its job and wait (at most stopping.WAIT_SECONDS; a second
+        Ctrl-C cuts it short) for the jobs to send what they recorded; jobs that never sent
+        anything are recorded interrupted here."""
+        import ray
+
+        from runner.sweeps.stopping import WAIT_SECONDS
+
+        self.flag.set.remote(self.stopped)
+        deadline = time.monotonic() + WAIT_SECONDS
+        try:
+            while running and time.monotonic() < deadline:
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.25)
+                for generator in ready:
+                    self._take(generator, running, outcomes, back)
+        except KeyboardInterrupt:
+            pass
+        for chunk in running.values():
+            for job in chunk:
+                self._record_stopped(job, outcomes, started=True)
+        running.clear()
+
+    def _record_stopped(self, job, outcomes, started):
+        when = "while it ran" if started else "before this job started"
+        message = f"interrupted: the sweep was stopped ({self.stopped}) {when}"
+        outcomes[job.idx] = self._lost(job, message, "interrupted")
+        self._finished(job, outcomes[job.idx])
+
+    def _submit(self, pending, places, shared_fs):
+        chunk = pending[: self._chunk_size(len(pending))]
+        del pending[: len(chunk)]
+        bases = {j.recipe.base for j in chunk if j.recipe is not None}
+        sent = [(j.idx, j.recipe, j.config_bytes) for j in chunk]
+        generator = self.remote.options(num_returns="streaming").remote(
+            self.setup_id,
+            self.setup_ref,
+            {key: self.cache.bases[key] for key in bases},
+            sent,
+            None if shared_fs else places,
+            self.flag,
+        )
+        return generator, chunk
 
     def _take(self, generator, running, outcomes, back):
         import ray
@@ -102,8 +161,9 @@ class RaySession:
         chunk = running[generator]
         try:
             shipped = ray.get(next(generator))
-        except StopIteration:
-            del running[generator]
+        except StopIteration:  # the task ended; after a stop, without starting these
+            for job in running.pop(generator):
+                self._record_stopped(job, outcomes, started=False)
             return
         except Exception as error:  # noqa: BLE001 - the worker or its node is gone
             del running[generator]
@@ -115,8 +175,13 @@ class RaySession:
         job = next(j for j in chunk if j.idx == shipped.outcome.idx)
         chunk.remove(job)
         if back is not None:  # no shared file system: the driver writes the job's files
+            from runner.interrupts import deferred
+
             folders, (_, ledger) = back
-            write_back(folders[job.idx], shipped, ledger)
+            with deferred() as held:  # a job's files and row are written whole
+                write_back(folders[job.idx], shipped, ledger)
+            if held.pending:  # delivered again, now that the job is written: the runner's
+                os.kill(os.getpid(), held.pending)  # handler marks the sweep stopped
         self.job_seconds.append(shipped.seconds)
         outcomes[job.idx] = shipped.outcome
         self._finished(job, shipped.outcome)
@@ -132,10 +197,10 @@ class RaySession:
         # guided self-scheduling: chunks shrink as the jobs run out, so the slots finish together
         return max(1, min(wanted, math.ceil(remaining / (2 * self.slots))))
 
-    def _lost(self, job, reason):
+    def _lost(self, job, reason, status="failed"):
         from runner.sweeps.launch import _lost
 
-        return _lost(job, self.cache, self.setup, reason)
+        return _lost(job, self.cache, self.setup, reason, status)
 
     def _finished(self, job, outcome):
         self.progress.finished(job.idx, outcome.status, outcome.message)

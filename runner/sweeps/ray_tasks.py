@@ -9,9 +9,12 @@ paths, for the driver to write into its sweep folder and ledger. The scratch fol
 removed. With a shared file system the job writes where the driver would, as the pool does.
 """
 
+import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,26 +36,96 @@ class Shipped:
     ledger_header: str = ""
 
 
-def run_chunk(setup_id, setup, bases, jobs, places):
+class StopFlag:
+    """A Ray actor in the driver's sweep: set when the sweep is told to stop (Ctrl-C), polled
+    by every task, which then interrupts its running job the way a stop signal would."""
+
+    def __init__(self):
+        self.reason = None
+
+    def set(self, reason):
+        self.reason = reason
+
+    def get(self):
+        return self.reason
+
+
+class _StopWatch:
+    """Polls the StopFlag in a thread; interrupts this worker's job, but only while armed."""
+
+    POLL_SECONDS = 0.5
+
+    def __init__(self, flag):
+        self.flag, self.reason = flag, None
+        self._armed, self._lock, self._done = False, threading.Lock(), threading.Event()
+        if flag is not None:
+            threading.Thread(target=self._watch, name="nnrunner-stop", daemon=True).start()
+
+    def _watch(self):
+        import ray
+
+        while not self._done.wait(self.POLL_SECONDS):
+            try:
+                reason = ray.get(self.flag.get.remote())
+            except Exception:  # noqa: BLE001 - the driver is gone: its sweep is over
+                reason = "the sweep's driver is gone"
+            if reason:
+                self.reason = reason
+                with self._lock:
+                    if self._armed:
+                        from runner.interrupts import interrupt_self
+
+                        interrupt_self(f"interrupted: {reason}", signal.SIGINT)
+                return
+
+    @contextlib.contextmanager
+    def armed(self):
+        with self._lock:
+            self._armed = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._armed = False
+
+    def close(self):
+        self._done.set()
+
+
+def run_chunk(setup_id, setup, bases, jobs, places, flag=None):
     """Run ``jobs`` ([(idx, recipe, config_bytes)]) one after another -> yield a Shipped each.
 
     ``places`` is None on a shared file system, else (the driver's sweep folder, its ledger):
-    the job then runs in scratch and its files travel back."""
+    the job then runs in scratch and its files travel back. Once ``flag`` says stop, the
+    running job is interrupted (and records itself so) and no further job of the chunk starts.
+    """
     runner = _runner(setup_id, setup, bases)
-    for idx, recipe, config_bytes in jobs:
-        started = time.perf_counter()
-        config = runner.config(idx, recipe, config_bytes)
-        if places is None:
-            outcome = _run(runner, idx, config, check_done=True)
-            yield Shipped(outcome, time.perf_counter() - started)
-            continue
-        scratch = Path(tempfile.mkdtemp(prefix="nnrunner-ray-", dir=os.environ.get(SCRATCH_ENV)))
-        try:
-            shipped = _run_in_scratch(runner, idx, config, scratch, places)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        shipped.seconds = time.perf_counter() - started
-        yield shipped
+    # Ray's workers block SIGINT; the stop is delivered as one, as a terminal's Ctrl-C would be
+    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    watch = _StopWatch(flag)
+    try:
+        for idx, recipe, config_bytes in jobs:
+            if watch.reason:
+                return
+            started = time.perf_counter()
+            config = runner.config(idx, recipe, config_bytes)
+            shipped = _one(runner, idx, config, places, watch)
+            shipped.seconds = time.perf_counter() - started
+            yield shipped
+    finally:
+        watch.close()
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+
+
+def _one(runner, idx, config, places, watch):
+    if places is None:
+        return Shipped(_run(runner, idx, config, True, watch), 0.0)
+    scratch = Path(tempfile.mkdtemp(prefix="nnrunner-ray-", dir=os.environ.get(SCRATCH_ENV)))
+    try:
+        return _run_in_scratch(runner, idx, config, scratch, places, watch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _runner(setup_id, setup, bases):
@@ -71,20 +144,22 @@ def _runner(setup_id, setup, bases):
     return runner
 
 
-def _run(runner, idx, config, check_done):
-    from runner.sweeps.worker import Outcome
+def _run(runner, idx, config, check_done, watch):
+    """The job -> Outcome; a stop arriving while it runs (or just after) is its outcome."""
+    from runner.sweeps.worker import Outcome, _picklable
 
+    outcome = None
     try:
-        return runner.run(idx, config, check_done=check_done)
-    except KeyboardInterrupt:
-        return Outcome(idx, "interrupted", "interrupted")
+        with watch.armed():
+            outcome = runner.run(idx, config, check_done=check_done)
+    except KeyboardInterrupt:  # the job recorded itself interrupted, or had ended ok
+        pass
     except Exception as error:  # noqa: BLE001 - the job's, reported; the task goes on
-        from runner.sweeps.worker import _picklable
+        outcome = Outcome(idx, "error", f"{type(error).__name__}: {error}", _picklable(error))
+    return outcome or Outcome(idx, "interrupted", "interrupted")
 
-        return Outcome(idx, "error", f"{type(error).__name__}: {error}", _picklable(error))
 
-
-def _run_in_scratch(runner, idx, config, scratch, places):
+def _run_in_scratch(runner, idx, config, scratch, places, watch):
     from runner.job import ledger_redirected
     from runner.sweeps.worker import job_folder
 
@@ -94,7 +169,7 @@ def _run_in_scratch(runner, idx, config, scratch, places):
         config.hydra.sweep.dir = str(scratch_sweep)
     folder = job_folder(config)
     with ledger_redirected(scratch_ledger):
-        outcome = _run(runner, idx, config, check_done=False)  # the driver looked it up
+        outcome = _run(runner, idx, config, False, watch)  # the driver looked it up already
     swaps = [(str(scratch_sweep), sweep_dir), (str(scratch_ledger), ledger)]
     files = {}
     if folder.is_dir():
