@@ -176,3 +176,15 @@ def test_ctrl_c_stops_the_running_jobs_which_record_themselves(tmp_path):
     assert len(ran) >= 2  # the running jobs kept the rows they had logged
     for run_dir in ran["run_dir"]:
         assert len(pd.read_csv(os.path.join(run_dir, "metrics.csv"))) > 2
+
+
+def test_on_a_shared_disk_workers_write_the_sweep_themselves(tmp_path):
+    from test_launchers import TINY, _check_sweep
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    args = ("hydra.launcher.shared_fs=true", "model.width=8,0,16,32", *TINY)
+    result = _ray(tmp_path, tmp_path, *args, NNRUNNER_RAY_SCRATCH=str(scratch))
+    assert result.returncode == 1, result.stderr[-3000:]  # the width-0 job fails, alone
+    _check_sweep(tmp_path, 4, failed=[1])
+    assert not list(scratch.iterdir())  # no scratch: the jobs wrote where the driver reads
