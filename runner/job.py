@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -95,15 +96,26 @@ def _single_run(cfg, ctx):
     return train.objective(row, cfg.objective)
 
 
+def sweep_process():
+    """(host, pid) of the sweep's main process, from the environment it left for its workers;
+    this process when there is none."""
+    value = os.environ.get(SWEEP_PID, "")
+    host, _, pid = value.rpartition(":")
+    if not pid.isdigit():
+        return socket.gethostname(), os.getpid()
+    return host or socket.gethostname(), int(pid)
+
+
 def _sweep_job(cfg, ctx):
     """A job of a multirun, in the sweep's main process or in a launcher's worker process.
 
     In a worker, a stop signal ends this job only (recorded ``interrupted``); the sweep's
     main process decides whether the sweep goes on. In the main process it stops the sweep.
     """
-    sweep_pid = int(os.environ.get(SWEEP_PID, os.getpid()))
-    in_worker = sweep_pid != os.getpid()
-    watch = MainProcessWatch(sweep_pid) if in_worker else None
+    host, sweep_pid = sweep_process()
+    in_worker = host != socket.gethostname() or sweep_pid != os.getpid()
+    # the main process can be watched only from its own machine
+    watch = MainProcessWatch(sweep_pid) if in_worker and host == socket.gethostname() else None
     try:
         explain = lambda signum: _explain_stop(ctx.sweep_dir, signum)  # noqa: E731
         with (

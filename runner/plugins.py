@@ -15,11 +15,26 @@ def make_visible():
     # Hydra's first scan re-executes its core plugin modules, so a class derived from one (our
     # grid sweeper from BasicSweeper) must be imported after it.
     plugins = Plugins.instance()
-    from hydra_plugins.nnrunner import config  # noqa: F401 - registers the configs below
+    from hydra_plugins.nnrunner import config  # registers the configs below
+
+    # Hydra's scan may have imported hydra-submitit-launcher's configs after ours: ours again
+    config._store_submitit()
     from hydra_plugins.nnrunner.grid_sweeper import GridSweeper
     from hydra_plugins.nnrunner.optuna_sweeper import OptunaSweeper
     from hydra_plugins.nnrunner.pool_launcher import PoolLauncher
     from hydra_plugins.nnrunner.ray_launcher import RayLauncher
 
-    for plugin in (PoolLauncher, RayLauncher, GridSweeper, OptunaSweeper):
+    for plugin in (PoolLauncher, RayLauncher, GridSweeper, OptunaSweeper, *_submitit()):
         plugins.register(plugin)
+
+
+def _submitit():
+    """The packing submitit launchers, when hydra-submitit-launcher is installed ([slurm])."""
+    try:
+        from hydra_plugins.nnrunner.submitit_launcher import (
+            PackedLocalLauncher,
+            PackedSlurmLauncher,
+        )
+    except ImportError:
+        return ()
+    return (PackedLocalLauncher, PackedSlurmLauncher)

@@ -144,3 +144,18 @@ def test_a_job_killed_with_sigkill_is_failed_in_the_summary_and_compare_says_so(
     assert compared.returncode == 0 and "1 of these jobs left no record" in compared.stdout
     report = run_cli(tmp_path, str(sweep_dir), "--out", "r.html", module="runner.report")
     assert report.returncode == 0 and "left no record" in (tmp_path / "r.html").read_text()
+
+
+def test_a_job_on_another_machine_does_not_watch_the_sweeps_pid(monkeypatch):
+    """A Slurm or Ray job on another node sees the driver's host in NNRUNNER_SWEEP_PID: it is a
+    worker, and the pid there is not one it could watch (it would look dead)."""
+    import socket
+
+    from runner.job import SWEEP_PID, sweep_process
+
+    monkeypatch.setenv(SWEEP_PID, "head-node-7:4242")
+    assert sweep_process() == ("head-node-7", 4242)
+    monkeypatch.setenv(SWEEP_PID, f"{socket.gethostname()}:99")
+    assert sweep_process() == (socket.gethostname(), 99)
+    monkeypatch.delenv(SWEEP_PID)
+    assert sweep_process()[1] == os.getpid()

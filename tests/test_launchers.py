@@ -95,7 +95,7 @@ def test_slurm_preset_composes_with_editable_resources():
             return_hydra_config=True,
         )
     launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher._target_.endswith("PackedSlurmLauncher") and launcher.jobs_per_task == 1
     assert (launcher.partition, launcher.timeout_min, launcher.cpus_per_task, launcher.mem_gb) == (
         "cpu",
         30,

@@ -161,3 +161,17 @@ for _name, _node in {
     "hyperband": HyperbandPrunerConf,
 }.items():
     _store.store(group="hydra/sweeper/pruner", name=_name, node=_node, provider="nnrunner")
+
+
+def _store_submitit():
+    """submitit_local and submitit_slurm with ``jobs_per_task``, when hydra-submitit-launcher is
+    installed (the [slurm] extra); its own configs are replaced by these."""
+    try:
+        from hydra_plugins.nnrunner.submitit_config import PackedLocalConf, PackedSlurmConf
+    except ImportError:
+        return
+    for name, node in (("submitit_local", PackedLocalConf), ("submitit_slurm", PackedSlurmConf)):
+        _store.store(group="hydra/launcher", name=name, node=node, provider="nnrunner")
+
+
+_store_submitit()

@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -44,7 +45,8 @@ class SweepRecorder(Callback):
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(1)
-        os.environ[SWEEP_PID] = str(os.getpid())  # inherited by local worker processes
+        # inherited by worker processes (those on other machines see another host in it)
+        os.environ[SWEEP_PID] = f"{socket.gethostname()}:{os.getpid()}"
         _active_sweeps.append(sweep_dir)
 
     def on_run_start(self, config, **kwargs):
