@@ -201,3 +201,19 @@ def test_joining_a_cluster_rejects_object_store_memory(tmp_path):
         in result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_the_ray_launcher_without_ray_says_how_to_install_it(tmp_path):
+    code = (
+        "import sys, runpy; sys.modules['ray'] = None; "
+        "sys.argv = ['runner', '-m', 'hydra/launcher=ray', 'seed=0,1', 'trainer.epochs=1']; "
+        "runpy.run_module('runner', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert "hydra/launcher=ray: needs Ray, which is not installed: pip install -e '.[ray]'" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr

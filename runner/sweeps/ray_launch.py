@@ -53,10 +53,16 @@ class RaySession:
         self.stopped = None  # why the sweep was stopped, once it was
 
     def open(self):
-        import ray
-
         if self.remote is not None:
             return
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError(
+                "hydra/launcher",
+                "ray",
+                "needs Ray, which is not installed: pip install -e '.[ray]'",
+            ) from None
         settings = self.launcher.ray
         init = dict(settings.get("init") or {})
         address = init.get("address")
@@ -88,11 +94,11 @@ class RaySession:
         self.setup_ref = ray.put(self.setup)
 
     def run(self, jobs, outcomes, shared_fs, places, folders=None):
-        import ray
-
         from runner.sweeps import stopping
 
-        self.open()
+        self.open()  # first: it says so in one line when Ray is not installed
+        import ray
+
         self.progress.add(len(jobs))
         pending = list(jobs)
         running = {}  # generator -> [jobs of the chunk not yet returned]
