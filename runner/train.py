@@ -322,15 +322,19 @@ def title(choices, overrides):
     return f"{chosen}   {overrides}".strip()
 
 
-def draw_run_plots(run_dir, rows, model, dataset, title="", best_epoch=None):
-    """curves.png always; boundary.png (2-D classification) or fit.png (1-D regression) for a
-    trained model. A plotting problem is reported and never costs the run its records."""
+def draw_run_plots(run_dir, rows, model, dataset, title="", best_epoch=None, curves=True):
+    """curves.png (unless ``curves=False``); boundary.png (2-D classification) or fit.png (1-D
+    regression) for a trained model. A plotting problem is reported and never costs the run its
+    records."""
     import pandas as pd
 
     from runner.analysis import plots
 
     try:
-        plots.curves(pd.DataFrame(rows), run_dir / "curves.png", title=title, best_epoch=best_epoch)
+        if curves:
+            plots.curves(
+                pd.DataFrame(rows), run_dir / "curves.png", title=title, best_epoch=best_epoch
+            )
         if model is not None and dataset.n_inputs == 2 and dataset.task == CLASSIFICATION:
             plots.boundary(
                 model,

@@ -122,6 +122,15 @@ def default_by(runs):
     return chosen
 
 
+def swept_keys(runs, by):
+    """``by`` and every other key a user's overrides set to more than one value among the ok
+    runs (a search's parameters that the groups do not need, say): the axes of the explorer."""
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    typed = sorted(_overridden_keys(ok))
+    more = [k for k in typed if k in ok and k not in by and groupable(k) and ok[k].nunique() > 1]
+    return [*by, *more]
+
+
 def _overridden_keys(runs):
     if "overrides" not in runs:
         return set()

@@ -31,6 +31,14 @@ def _tight(figure):
         figure.tight_layout()
 
 
+def wrapped(title, width):
+    """A title on as many lines as it needs, so a long list of overrides is never cut off at
+    the picture's edge (which would leave the picture not saying which job it is)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width, break_on_hyphens=False)) if title else ""
+
+
 def _save(figure, path):
     figure.savefig(path, dpi=DPI)
     return path
@@ -55,7 +63,7 @@ def curves(metrics, path, title="", best_epoch=None):
     losses = metrics[[c for c in ("train_loss", "val_loss") if c in metrics]].to_numpy(dtype=float)
     if np.isfinite(losses).all() and (losses > 0).all():
         loss_axes.set_yscale("log")
-    figure.suptitle(title)
+    figure.suptitle(wrapped(title, 110), fontsize=10)
     _tight(figure)
     return _save(figure, path)
 
@@ -99,7 +107,7 @@ def boundary(model, X, y, path, class_names=(), title=""):
     axes.set_xlim(xs[0], xs[-1])
     axes.set_ylim(ys[0], ys[-1])
     axes.legend(loc="upper right", fontsize=8)
-    axes.set_title(title)
+    axes.set_title(wrapped(title, 70), fontsize=9)
     _tight(figure)
     return _save(figure, path)
 
@@ -123,7 +131,7 @@ def fit(model, X, y, path, title=""):
     axes.set_xlabel("x")
     axes.set_ylabel("y")
     axes.legend()
-    axes.set_title(title)
+    axes.set_title(wrapped(title, 70), fontsize=9)
     _tight(figure)
     return _save(figure, path)
 

@@ -1,16 +1,21 @@
 """``python -m runner.report``: a sweep (or any runs) as one self-contained HTML page.
 
-The page carries its images inline and loads nothing from the network: the comparison
-table, the groups' validation curves, an optional heatmap, and the best runs with their
-pictures and configs, so a sweep can be shared as a single file.
+The page is the sweep explorer: per section, the comparison with its statistics, then
+parallel coordinates with brushing, slices, curves on demand, a table that follows the brush,
+a search's history and importances (``explorer.py`` gathers the data, ``explorer.js`` draws it
+with Apache ECharts), and the best runs' pictures. ECharts, the data and the pictures are inlined:
+the page loads nothing from the network, opens from ``file://``, and is shared as one file.
 """
 
 import argparse
 import base64
 import html
+import json
 import sys
 import tempfile
+import webbrowser
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
 from runner.analysis import grouping
@@ -22,132 +27,232 @@ from runner.analysis.compare import (
     count_unrecorded,
     default_by,
     default_metric,
-    group_curves,
     higher_is_better,
     pivot,
     selected_runs,
     shown_groups,
 )
+from runner.records import write_text_atomically
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400px; padding: 0 1rem;
+  color: #222; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.25rem; margin-top: 2.5rem; border-bottom: 2px solid #ccc; }
+h3 { font-size: 1.05rem; margin-top: 1.6rem; border-bottom: 1px solid #eee; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
-th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #eee; text-align: right; }
-th { background: #f5f5f5; } td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.3rem 0; }
-.run { margin-bottom: 2rem; } .pictures { display: flex; flex-wrap: wrap; gap: 0.5rem; }
-.pictures img { max-width: 48%; } pre { background: #f8f8f8; padding: 0.6rem; font-size: 0.8rem; overflow-x: auto; }
-.muted { color: #777; font-size: 0.85rem; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
+th { background: #f5f5f5; position: sticky; top: 0; } td:first-child, th:first-child { text-align: left; }
+.scroll { overflow: auto; max-width: 100%; } .table-view { max-height: 32rem; }
+th.sortable { cursor: pointer; } tr.selected td { background: #e8f0fb; } tbody tr { cursor: pointer; }
+td.copy { text-align: left; font-family: ui-monospace, monospace; font-size: 0.75rem; user-select: all;
+  cursor: text; }
+.chart.parcoords { height: 440px; } .chart.curves { height: 380px; } .slice, .search .plot { height: 300px; }
+.slices { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 0.5rem; }
+.search { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5rem; }
+.search > p { grid-column: 1 / -1; margin: 0; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.3rem 0; }
+.run { margin-bottom: 2rem; }
+.pictures { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: flex-start; }
+.pictures img.square { max-width: min(48%, 600px); } .pictures img.wide { max-width: 100%; }
+pre { background: #f8f8f8; padding: 0.6rem; font-size: 0.8rem; overflow-x: auto; }
+.muted { color: #777; font-size: 0.85rem; } select { margin: 0.2rem 0; }
 """
+STATIC_PICTURES = ("boundary.png", "fit.png")  # the curves are drawn by the views
+COMPARISON_ROWS = 20  # groups in a section's comparison table; the explorer's table has them all
+VIEWS = (
+    ("Parallel coordinates", ("controls", "parcoords")),
+    ("Slices", ("slices",)),
+    ("Curves", ("curves-note", "curves")),
+    ("Table", ("table",)),
+)
 
 
 def build(runs, by=None, metric=None, top=3, pivot_on=None, title="Runs", level=0.95):
-    """The report as an HTML string: a comparison per section (dataset, task, objective) with
-    the intervals and ties of ``runner.compare``; curves, heatmap and best runs of the biggest
-    section. ``by`` and ``metric`` default per section, as in compare."""
+    """The report as an HTML string. Per section (dataset, task, objective): the comparison of
+    ``runner.compare`` (intervals, ties), the interactive views (parallel coordinates, slices,
+    curves, table, a search's results), and the best runs' pictures drawn from their files.
+    ``by`` and ``metric`` default per section, as in compare."""
+    from runner.analysis import explorer
+
     parts = [
         f"<h1>{_e(title)}</h1>",
         f"<p class='muted'>{len(runs)} runs; ± is the {level:.0%} t interval of the mean; tied: "
-        f"not told apart from the best at {level:.0%}; generated {datetime.now():%Y-%m-%d %H:%M}</p>",
+        f"not told apart from the best at {level:.0%}; generated {datetime.now():%Y-%m-%d %H:%M}. "
+        "Drag along any axis of the parallel coordinates to brush a range (several axes at once; "
+        "click an axis outside its range to clear it); the slices and the table follow.</p>",
     ]
-    first = None
-    for section, part in grouping.sections(runs):
-        section_by = by or default_by(part)
-        section_metric = metric or grouping.default_metric(part)
-        if section_metric is None:  # nothing finished ok: listed below, not ranked
-            parts += [f"<h2>Comparison: {_e(section)}</h2>", "<p>(no runs finished ok)</p>"]
-            continue
-        table, not_ok = compare(part, section_by, section_metric, level)
-        order = "higher" if higher_is_better(section_metric) else "lower"
-        parts += [
-            f"<h2>Comparison: {_e(section)}</h2>",
-            f"<p class='muted'>{len(part)} runs, grouped by {_e(', '.join(section_by))}, ranked "
-            f"by {_e(section_metric)} ({order} is better)</p>",
-            _table_html(shown_groups(table, section_by, section_metric)) if len(table) else "",
-        ]
-        if first is None:
-            first = (part, section_by, section_metric, not_ok)
-    if first is None:
-        default_metric(runs)  # raises: the runs have no metric values yet
-    runs, by, metric, not_ok = first
+    sections, ranked = [], 0
     with tempfile.TemporaryDirectory() as scratch:
-        curves, column = group_curves(runs, by, metric)
-        if curves:
-            from runner.analysis import plots
-
-            path = plots.overlaid_curves(curves, column, Path(scratch) / "curves.png")
-            parts += [f"<h2>{_e(column)} by epoch</h2>", _img(path, f"{column} curves")]
-        if pivot_on:
-            from runner.analysis import plots
-
-            grid = pivot(runs, *pivot_on, metric)
-            path = plots.heatmap(grid, metric, Path(scratch) / "pivot.png")
-            parts += [
-                f"<h2>{_e(metric)}: {_e(pivot_on[0])} x {_e(pivot_on[1])}</h2>",
-                _img(path, "heatmap"),
-            ]
-        parts += _best_runs(runs, metric, top, Path(scratch))
-    if len(not_ok):
-        columns = [c for c in ("run_id", "status", "overrides", "message") if c in not_ok]
-        parts += [
-            f"<h2>Not averaged ({len(not_ok)} runs did not finish ok)</h2>",
-            _table_html(not_ok[columns]),
-        ]
-        unrecorded = count_unrecorded(runs)
-        if unrecorded:
-            parts.append(f"<p class='muted'>{unrecorded} {_e(UNRECORDED_NOTE)}.</p>")
+        for section, part in grouping.sections(runs):
+            section_by = by or default_by(part)
+            section_metric = metric or grouping.default_metric(part)
+            parts.append(f"<h2>{_e(section)}</h2>")
+            if section_metric is None:  # nothing finished ok: listed below, not ranked
+                parts += ["<p>(no runs finished ok)</p>", *_not_ok(part)]
+                continue
+            ranked += 1
+            parts += _comparison(part, section_by, section_metric, level)
+            common = explorer.common_config(part)
+            keys = grouping.swept_keys(part, section_by)
+            data = explorer.section(section, part, keys, section_metric, common, section_by)
+            parts.append(_views(len(sections), data))
+            sections.append(data)
+            if pivot_on and ranked == 1:
+                parts += _heatmap(part, pivot_on, section_metric, Path(scratch))
+            parts += _best_runs(part, section_metric, top, Path(scratch) / str(ranked), common)
+            parts += _not_ok(part)
+    if not ranked:
+        default_metric(runs)  # raises: the runs have no metric values yet
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
         + "\n".join(parts)
+        + _scripts({"sections": sections})
         + "</body></html>"
     )
 
 
-def _best_runs(runs, metric, top, scratch):
+def _comparison(runs, by, metric, level):
+    table, _ = compare(runs, by, metric, level)
+    order = "higher" if higher_is_better(metric) else "lower"
+    shown = shown_groups(table, by, metric) if len(table) else None
+    parts = [
+        "<h3>Comparison</h3>",
+        f"<p class='muted'>{len(runs)} runs, grouped by {_e(', '.join(by))}, ranked by "
+        f"{_e(metric)} ({order} is better)</p>",
+    ]
+    if shown is not None:
+        parts.append(f"<div class='scroll'>{_table_html(shown.head(COMPARISON_ROWS))}</div>")
+        if len(shown) > COMPARISON_ROWS:
+            parts.append(
+                f"<p class='muted'>{len(shown) - COMPARISON_ROWS} more groups: see the table "
+                "below (one line per group), or python -m runner.compare</p>"
+            )
+    return parts
+
+
+def _views(index, data):
+    views = list(VIEWS)
+    if data["searches"]:
+        views.append(("Search results", ("search",)))
+    html_parts = [f"<div class='explorer' id='explorer-{index}'>"]
+    for heading, names in views:
+        html_parts.append(f"<h3>{heading}</h3>")
+        for name in names:
+            css = {
+                "table": " class='scroll table-view'",
+                "slices": " class='slices'",
+                "parcoords": " class='chart parcoords'",
+                "curves": " class='chart curves'",
+            }
+            html_parts.append(f"<div data-view='{name}'{css.get(name, '')}></div>")
+    html_parts.append("</div>")
+    return "".join(html_parts)
+
+
+def _scripts(data):
+    """Apache ECharts (only the charts the views use, built by tools/echarts-bundle), the page
+    data (JSON that cannot close its script element) and the views."""
+    payload = (
+        json.dumps(data, separators=(",", ":"), allow_nan=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+    return (
+        f"<script>{_asset('runner.analysis', 'vendor/echarts-explorer.min.js')}</script>"
+        f"<script type='application/json' id='explorer-data'>{payload}</script>"
+        f"<script>{_asset('runner.analysis', 'explorer.js')}</script>"
+    )
+
+
+def _asset(package, name):
+    return (resources.files(package) / name).read_text(encoding="utf-8")
+
+
+def _heatmap(runs, pivot_on, metric, scratch):
+    from runner.analysis import plots
+
+    grid = pivot(runs, *pivot_on, metric)
+    path = plots.heatmap(grid, metric, scratch / "pivot.png")
+    return [
+        f"<h3>{_e(metric)}: {_e(pivot_on[0])} x {_e(pivot_on[1])}</h3>",
+        _img(path, "heatmap", "square"),
+    ]
+
+
+def _not_ok(runs):
+    not_ok = runs[runs["status"] != "ok"] if "status" in runs else runs.iloc[:0]
+    if not len(not_ok):
+        return []
+    columns = [c for c in ("run_id", "status", "overrides", "message") if c in not_ok]
+    parts = [
+        f"<h3>Not averaged ({len(not_ok)} runs did not finish ok)</h3>",
+        f"<div class='scroll'>{_table_html(not_ok[columns])}</div>",
+    ]
+    unrecorded = count_unrecorded(runs)
+    if unrecorded:
+        parts.append(f"<p class='muted'>{unrecorded} {_e(UNRECORDED_NOTE)}.</p>")
+    return parts
+
+
+def _best_runs(runs, metric, top, scratch, common):
+    """The ``top`` runs by ``metric`` with their pictures (drawn now from their files where the
+    job drew none) and their config as it differs from what every run of the section shares."""
     ok = runs[(runs["status"] == "ok") & runs[metric].notna()]
     best = ok.sort_values(metric, ascending=not higher_is_better(metric)).head(top)
-    parts = [f"<h2>Best {len(best)} runs by {_e(metric)}</h2>"] if len(best) else []
+    if not len(best):
+        return []
+    parts = [f"<h3>Best {len(best)} runs by {_e(metric)}</h3>"]
     for rank, (_, run) in enumerate(best.iterrows(), start=1):
         run_dir = Path(str(run.get("run_dir", "")))
         figures = ", ".join(
             f"{key} {run[key]:.4g}"
-            for key in ("val_accuracy", "val_loss", "train_accuracy", "train_loss")
+            for key in ("val_accuracy", "val_loss", "test_accuracy", "train_loss")
             if key in run and run[key] == run[key]
         )
-        pictures = [_img(path, path.name) for path in _pictures(run_dir, scratch / str(rank))]
+        pictures = [_img(p, p.name, "square") for p in _pictures(run_dir, scratch / str(rank))]
+        differs = {k: v for k, v in run.items() if k in _config_keys(runs) and k not in common}
         parts.append(
-            f"<div class='run'><h3>{rank}. {_e(run.get('overrides') or 'defaults')}</h3>"
+            f"<div class='run'><h4>{rank}. {_e(run.get('overrides') or 'defaults')}</h4>"
             f"<p>{_e(figures)}<br><span class='muted'>{_e(run_dir)}</span></p>"
             f"<div class='pictures'>{''.join(pictures)}</div>"
-            f"<details><summary>config</summary><pre>{_e(_config_text(run_dir, run))}</pre></details></div>"
+            f"<p class='muted'>config, where it differs from the section's shared config:</p>"
+            f"<pre>{_e(_yaml_lines(differs) or '(nothing: every run shares it)')}</pre></div>"
         )
+    parts.append(
+        f"<details><summary>Config shared by every run of this section ({len(common)} keys)"
+        f"</summary><pre>{_e(_yaml_lines(common))}</pre></details>"
+    )
     return parts
 
 
+def _config_keys(runs):
+    return set(grouping.config_columns(runs))
+
+
+def _yaml_lines(values):
+    return "\n".join(f"{k}: {v}" for k, v in values.items() if v == v and v is not None)
+
+
 def _pictures(run_dir, scratch):
-    """The run's pictures: those in its folder, or drawn now from its files (sweep jobs draw
-    none by default); a folder they cannot be drawn from has none."""
+    """The run's decision boundary or fit: from its folder, or drawn now from its files (sweep
+    jobs draw none by default); a folder they cannot be drawn from has none. Its curves are in
+    the interactive views, not repeated as a picture."""
     from runner.analysis import run_plots
 
-    found = run_plots.pictures(run_dir)
+    found = [p for p in run_plots.pictures(run_dir) if p.name in STATIC_PICTURES]
     if found or not run_dir.is_dir():
         return found
     try:
-        return run_plots.draw(run_dir, scratch)
+        drawn = run_plots.draw(run_dir, scratch, curves=False)
     except Exception as error:  # noqa: BLE001 - the page is still worth having without them
         print(
             f"report: no pictures for {run_dir}: {type(error).__name__}: {error}", file=sys.stderr
         )
         return []
-
-
-def _config_text(run_dir, run):
-    saved = run_dir / ".hydra" / "config.yaml"
-    if saved.is_file():
-        return saved.read_text()
-    return "\n".join(f"{k}: {v}" for k, v in run.items() if "." in str(k) and v == v)
+    return [p for p in drawn if p.name in STATIC_PICTURES]
 
 
 def _table_html(frame):
@@ -156,9 +261,9 @@ def _table_html(frame):
     )
 
 
-def _img(path, alt):
+def _img(path, alt, css):
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f"<img alt='{_e(alt)}' src='data:image/png;base64,{data}'>"
+    return f"<img class='{css}' alt='{_e(alt)}' src='data:image/png;base64,{data}'>"
 
 
 def _e(text):
@@ -179,6 +284,11 @@ def main(argv=None):
         default=3,
         help="how many best runs to show with their pictures (default: 3)",
     )
+    parser.add_argument(
+        "--open",
+        action="store_true",
+        help="open the page in your web browser once it is written (when there is one)",
+    )
     args = parser.parse_args(argv)
     try:
         runs, _ = selected_runs(args)
@@ -188,6 +298,20 @@ def main(argv=None):
     except CompareError as error:
         print(f"report: {error}", file=sys.stderr)
         return 2
-    Path(args.out).write_text(page, encoding="utf-8")
-    print(f"report written to {args.out} ({len(page) // 1024} KiB, {len(runs)} runs)")
+    out = Path(args.out)
+    write_text_atomically(out, page)
+    print(f"report written to {args.out} ({len(page.encode()) / 2**20:.1f} MB, {len(runs)} runs)")
+    if args.open:
+        _open(out)
     return 0
+
+
+def _open(path):
+    """The page in the user's browser; where there is none (a server, CI), how to open it."""
+    uri = path.resolve().as_uri()
+    try:
+        opened = webbrowser.get().open(uri)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        print(f"report: no web browser found here; open {uri} in one", file=sys.stderr)

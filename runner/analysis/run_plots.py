@@ -21,8 +21,10 @@ def pictures(run_dir):
     return [run_dir / name for name in PICTURES if (run_dir / name).is_file()]
 
 
-def draw(run_dir, out_dir=None):
-    """Draw the run's pictures into ``out_dir`` (default: the run folder) -> their paths."""
+def draw(run_dir, out_dir=None, curves=True):
+    """Draw the run's pictures into ``out_dir`` (default: the run folder) -> their paths;
+    ``curves=False`` draws only the decision boundary or the fit (the report draws curves
+    itself, interactively)."""
     import pandas as pd
     from omegaconf import OmegaConf
 
@@ -48,7 +50,7 @@ def draw(run_dir, out_dir=None):
         else:
             model = None  # a run that did not finish ok: curves only
     out_dir.mkdir(parents=True, exist_ok=True)
-    train.draw_run_plots(out_dir, rows, model, dataset, title, _best_epoch(run_dir))
+    train.draw_run_plots(out_dir, rows, model, dataset, title, _best_epoch(run_dir), curves)
     return pictures(out_dir)
 
 
