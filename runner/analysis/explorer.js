@@ -42,7 +42,7 @@
     return String(value);
   }
 
-  function tick(value) { return String(Number(Number(value).toPrecision(2))); }
+  function tick(value) { return short(Number(value)); }
 
   function unpack(packed) {
     var low = packed[0], high = packed[1], bytes = atob(packed[2]);
