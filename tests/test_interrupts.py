@@ -3,6 +3,9 @@
 import contextlib
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -76,6 +79,44 @@ def test_stopping_a_parallel_sweep_keeps_every_running_jobs_row(tmp_path, how):
     process.communicate(timeout=90)
     ledger = _sweep_checks(tmp_path, 130 if how == "ctrl-c" else 143, process)
     assert len(ledger[ledger["epochs_done"].notna()]) >= 2
+
+
+def test_a_job_cut_off_as_it_started_in_a_stopped_sweep_is_recorded_interrupted(tmp_path):
+    """joblib kills its workers once the running jobs have recorded themselves; a worker that had
+    just taken the next job leaves a folder with .hydra/ and no row. The sweep's end records it."""
+    done = run_cli(tmp_path, "-m", "seed=0,1", "trainer.epochs=5", "trainer.plots=false")
+    assert done.returncode == 0, done.stderr
+    (sweep_dir,) = tmp_path.glob("outputs/sweeps/*/*")
+    cut_off = sweep_dir / "1"
+    for name in ("summary.csv", "metrics.csv", "params.npz"):
+        (cut_off / name).unlink(missing_ok=True)
+    ledger = _ledger(tmp_path)
+    ledger[ledger["job"] != 1].to_csv(tmp_path / "outputs" / "runs.csv", index=False)
+    (sweep_dir / ".stop").write_text("SIGTERM\n")
+    finish = "import sys; from runner.sweeps.summary import finish; sys.exit(finish(sys.argv[1]))"
+
+    def end_the_sweep():
+        return subprocess.run(
+            [sys.executable, "-c", finish, str(sweep_dir)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+
+    marker = sweep_dir / ".running" / f"1-{os.getpid()}"  # a live process: it records itself
+    marker.parent.mkdir(exist_ok=True)
+    marker.write_text(f"{socket.gethostname()}\n{os.getpid()}\n")
+    assert end_the_sweep().returncode == 1 and len(_ledger(tmp_path)) == 1
+    marker.unlink()
+    ended = end_the_sweep()
+    assert ended.returncode == 0, ended.stderr
+    ledger = _ledger(tmp_path)
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    assert sorted(ledger["run_id"]) == sorted(summary["run_id"]) and len(ledger) == 2
+    row = ledger[ledger["job"] == 1].iloc[0]
+    assert row["status"] == "interrupted" and "the sweep was stopped (SIGTERM)" in row["message"]
+    assert row["seed"] == 1 and pd.isna(row["epochs_done"])
+    assert pd.read_csv(cut_off / "summary.csv")["run_id"].item() == row["run_id"]
 
 
 def test_stopping_a_sweep_under_the_basic_launcher(tmp_path):

@@ -88,6 +88,20 @@ def stop(sweep_dir, reason, wait=WAIT_SECONDS):
         time.sleep(0.05)
 
 
+def may_still_run(sweep_dir, job):
+    """Whether job number ``job`` may still be running: its marker names a live process here,
+    or another machine, where this one cannot tell (the job records itself there)."""
+    host = socket.gethostname()
+    for marker in (Path(sweep_dir) / RUNNING).glob(f"{job}-*"):
+        try:
+            marker_host, pid = marker.read_text().split()
+        except (OSError, ValueError):
+            return True  # being written: the job has just started
+        if marker_host != host or _alive(int(pid)):
+            return True
+    return False
+
+
 def _local_job_pids(sweep_dir):
     """Pids of jobs running on this machine in other processes, stale markers removed."""
     host, own = socket.gethostname(), os.getpid()

@@ -27,7 +27,7 @@ from runner.records import (
     ordered_row,
     write_csv_atomically,
 )
-from runner.sweeps import single_run
+from runner.sweeps import single_run, stopping
 from runner.sweeps.prepare import prepare_multirun
 from runner.train import RUN_FILES
 
@@ -118,6 +118,41 @@ def _own_summary(path):
     return row if row.get("status") in STATUSES else None
 
 
+def record_cut_off(sweep_dir, reason):
+    """Record, as ``interrupted``, the jobs of a stopped sweep that started but left no row.
+
+    A launcher that kills its workers once the running jobs have recorded themselves (joblib
+    does) can catch a worker that had just taken the next job: Hydra had written the job's
+    ``.hydra/`` but the job had not yet seen ``.stop`` and recorded itself. Its row (summary
+    and ledger) is written here from those files, so ``--resume`` runs it again.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from runner.job import record_lost
+
+    hydra_config = HydraConfig.instance()
+    own = hydra_config.cfg  # record_lost sets each job's; this process's comes back after
+    for job_dir in _job_dirs(Path(sweep_dir)):
+        saved = [job_dir / ".hydra" / name for name in ("config.yaml", "hydra.yaml")]
+        if _own_summary(job_dir / "summary.csv") is not None or not all(map(Path.is_file, saved)):
+            continue
+        if stopping.may_still_run(sweep_dir, job_dir.name):  # it will record itself
+            continue
+        try:
+            config = OmegaConf.merge(*map(OmegaConf.load, saved))
+            config.hydra.mode = RunMode.MULTIRUN  # as Hydra typed it: the yaml holds its name
+            record_lost(
+                config,
+                f"interrupted: the sweep was stopped ({reason}) as this job started",
+                status="interrupted",
+            )
+        except Exception as error:  # noqa: BLE001 - its 'failed' row below still says it
+            say(f"warning: {relative(job_dir)}: could not record it: {error}", file=sys.stderr)
+    hydra_config.cfg = own
+
+
 def write_sweep_summary(sweep_dir):
     """Write ``summary.csv`` in the sweep folder -> (path, DataFrame of the jobs)."""
     jobs = collect_jobs(sweep_dir)
@@ -156,6 +191,9 @@ def finish(sweep_dir, top=10):
 
     if not Path(sweep_dir).is_dir():
         return 0
+    reason = stopping.stop_reason(sweep_dir)
+    if reason is not None:
+        record_cut_off(sweep_dir, reason)
     path, jobs = write_sweep_summary(sweep_dir)
     if jobs.empty:
         return 0
