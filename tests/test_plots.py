@@ -185,3 +185,12 @@ def test_curves_mark_the_best_epoch(tmp_path):
     difference = np.abs(_pixels(plain)[..., :3] - _pixels(marked)[..., :3]).max(axis=2) > 0.1
     columns = np.flatnonzero(difference.sum(axis=0) > 100)  # a vertical line: a tall column
     assert len(columns), "no vertical mark drawn"
+
+
+def test_a_long_title_is_wrapped_not_cut_off():
+    overrides = " ".join(f"model.layers.{i}.units={2**i}" for i in range(12))
+    title = f"dense3 · spiral · adam   {overrides}"
+    lines = plots.wrapped(title, 70).splitlines()
+    assert len(lines) > 1 and all(len(line) <= 70 for line in lines)
+    assert " ".join(lines).split() == title.split()  # every override still there, whole
+    assert plots.wrapped("", 70) == ""

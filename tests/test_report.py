@@ -246,6 +246,30 @@ def test_a_search_shows_its_history_and_importances(tmp_path):
     assert problems == []
 
 
+def test_a_search_on_two_objectives_shows_its_pareto_front(tmp_path):
+    pytest.importorskip("optuna")
+    result = run_cli(
+        tmp_path,
+        "hparams_search=spiral_optuna",
+        "data.samples=30",
+        "data.val_samples=30",
+        "trainer.epochs=40",
+        "trainer.log_every=20",
+        "hydra.sweeper.n_trials=5",
+        "objective=[val_accuracy,n_parameters]",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with _browser_page(_report(tmp_path, "outputs/sweeps")) as (page, problems):
+        series = page.evaluate(
+            """() => echarts.getInstanceByDom(document.querySelector('[data-view=search] .plot'))
+                .getOption().series.map(s => [s.name, s.data.length])"""
+        )
+    assert problems == []
+    names = dict(series)
+    assert set(names) == {"trial", "Pareto front"} and names["Pareto front"] >= 1
+    assert names["trial"] + names["Pareto front"] == 5
+
+
 def test_open_hands_the_page_to_the_users_browser(sweep, tmp_path):
     opened = tmp_path / "opened.txt"
     browser = tmp_path / "browser"  # stands in for the user's browser: notes what it was given
