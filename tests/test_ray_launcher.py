@@ -93,6 +93,72 @@ def test_a_killed_worker_fails_the_jobs_of_its_chunk_and_the_sweep_goes_on(tmp_p
     assert len(pd.read_csv(tmp_path / "outputs" / "runs.csv")) == 3
 
 
+def test_a_node_lost_mid_sweep_fails_its_running_job_and_the_sweep_goes_on(tmp_path):
+    """Job 0 runs on the only worker node; that node is removed while it runs (a new one having
+    joined): job 0 is failed with the reason, the others run on the new node."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**_ray_env(tmp_path), "NNRUNNER_RAY_SCRATCH": str(tmp_path / "scratch")}
+    (tmp_path / "scratch").mkdir()
+    cluster = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("ray_two_nodes.py"))],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    process = None
+    try:
+        address = cluster.stdout.readline().strip()
+        assert address, "the test cluster did not start"
+        process = start_cli(
+            tmp_path,
+            "-m",
+            "hydra/launcher=ray_cluster",
+            f"hydra.launcher.ray.init.address={address}",
+            "hydra.launcher.jobs_per_task=1",
+            "trainer.epochs=100000000,200,201",
+            "trainer.log_every=100",
+            "data.samples=20",
+            env=env,
+        )
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "scratch").glob("*/sweep/.running/0-*")):
+            assert time.monotonic() < deadline and process.poll() is None, "job 0 never ran"
+            time.sleep(0.1)
+        cluster.stdin.write("swap\n")
+        cluster.stdin.flush()
+        assert cluster.stdout.readline().strip() == "swapped"
+        _, err = process.communicate(timeout=180)
+    finally:
+        for child in (process, cluster):
+            if child is not None and child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+    assert process.returncode == 1, err[-3000:]
+    assert "Traceback" not in err
+    summary = pd.read_csv(_sweep_dir(tmp_path) / "summary.csv").sort_values("job")
+    assert list(summary["status"]) == ["failed", "ok", "ok"]
+    assert summary.iloc[0]["message"].startswith("its Ray worker was lost")
+    assert len(pd.read_csv(tmp_path / "outputs" / "runs.csv")) == 3
+
+
+def test_ray_remote_options_pass_through_and_a_bad_one_names_the_key(tmp_path):
+    good = _ray(
+        tmp_path,
+        tmp_path,
+        "seed=0,1",
+        "trainer.epochs=5",
+        "+hydra.launcher.ray.remote.memory=10000000",
+    )
+    assert good.returncode == 0, good.stderr[-3000:]
+    bad = _ray(tmp_path, tmp_path, "seed=0", "+hydra.launcher.ray.remote.no_such_option=1")
+    assert bad.returncode == 1 and "hydra.launcher.ray.remote" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_an_unreachable_address_is_one_line_in_seconds(tmp_path):
     started = time.monotonic()
     result = _ray(tmp_path, tmp_path, "seed=0,1", "hydra.launcher.ray.init.address=127.0.0.1:9")

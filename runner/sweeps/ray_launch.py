@@ -85,11 +85,22 @@ class RaySession:
                     if handler is not None:
                         signal.signal(number, handler)
             self.started_ray = True
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
         from runner.sweeps.ray_tasks import StopFlag, run_chunk
 
-        num_cpus = (settings.get("remote") or {}).get("num_cpus", 1)
-        self.remote = ray.remote(num_cpus=num_cpus, max_retries=0)(run_chunk)
-        self.flag = ray.remote(num_cpus=0)(StopFlag).remote()
+        options = _plain(settings.get("remote"))  # ray.remote's own: num_cpus, resources, ...
+        num_cpus = options.setdefault("num_cpus", 1)
+        try:
+            self.remote = ray.remote(max_retries=0, **options)(run_chunk)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(
+                "hydra.launcher.ray.remote", options, f"ray.remote refused it: {error}"
+            ) from None
+        # the stop flag lives on the driver's node: a worker node lost mid-sweep must not take
+        # it along, or every other chunk would fail with it
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        self.flag = ray.remote(num_cpus=0, scheduling_strategy=here)(StopFlag).remote()
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
         self.setup_ref = ray.put(self.setup)
 
@@ -339,3 +350,12 @@ def _reason(error):
     text = str(error).strip().splitlines()
     first = text[0] if text else type(error).__name__
     return f"its Ray worker was lost ({type(error).__name__}: {first[:200]})"
+
+
+def _plain(section):
+    """A config section as the plain dict Ray's keyword arguments need (nested ones too)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(section, DictConfig):
+        return OmegaConf.to_container(section, resolve=True)
+    return dict(section or {})
