@@ -140,7 +140,8 @@ def test_export_to_a_tracking_server(sweep, tmp_path):
 
 def test_a_server_that_does_not_answer_is_one_line_at_once(sweep):
     start = time.monotonic()
-    result = _export(sweep, "--tracking-uri", f"http://127.0.0.1:{_free_port()}")
+    uri = f"http://127.0.0.1:{_free_port()}"
+    result = _export(sweep, env={**os.environ, "MLFLOW_TRACKING_URI": uri})  # as MLflow reads it
     assert result.returncode == 2 and time.monotonic() - start < 30
-    assert "export: cannot reach the MLflow tracking server at http://127.0.0.1:" in result.stderr
+    assert f"export: cannot reach the MLflow tracking server at {uri}" in result.stderr
     assert "Traceback" not in result.stderr

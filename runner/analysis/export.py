@@ -13,13 +13,15 @@ The export is idempotent. Each MLflow run carries the runner's ``run_id`` and ``
 tags, and an exported run is skipped next time. A run whose export was cut short (no
 ``nnrunner.export=complete`` tag) is replaced.
 
-The default store is MLflow's own default, SQLite in ``./mlflow.db``. MLflow 3 refuses a new
+The default store is ``$MLFLOW_TRACKING_URI`` when set, as for MLflow itself, else MLflow's own
+default, SQLite in ``./mlflow.db``. MLflow 3 refuses a new
 file store (``./mlruns``) unless ``MLFLOW_ALLOW_FILE_STORE=true`` is set, and it is in
 maintenance mode. A ``file:`` URI works when that variable is set.
 """
 
 import argparse
 import math
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -251,8 +253,9 @@ def main(argv=None):
     )
     mlflow.add_argument(
         "--tracking-uri",
-        default=DEFAULT_URI,
-        help=f"an MLflow tracking URI: a server (http://host:5000) or a local store (default: {DEFAULT_URI})",
+        default=os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI,
+        help="an MLflow tracking URI: a server (http://host:5000) or a local store "
+        f"(default: $MLFLOW_TRACKING_URI, else {DEFAULT_URI})",
     )
     mlflow.add_argument(
         "--experiment",
