@@ -27,7 +27,7 @@ class Dataset:
     notes: tuple = ()  # hints for the user about this data, printed before training
     X_test: np.ndarray | None = None  # the held-out test split (data.test_fraction), or None
     y_test: np.ndarray | None = None
-    encoding: object = None  # runner.tabular.Encoding: how CSV rows became these arrays
+    encoding: object = None  # runner.tables.encoding.Encoding: how CSV rows became these arrays
 
     @property
     def n_inputs(self):
@@ -44,7 +44,7 @@ def load_dataset(data_cfg, seeds, dtype, base_dir, cache_dir=None):
     check_data_config(data_cfg, base_dir)
     name = data_cfg.get("name")
     if name == "csv":
-        from runner.csv_data import csv_dataset
+        from runner.tables.csv_data import csv_dataset
 
         rng = np.random.default_rng(seeds[0])
         return csv_dataset(data_cfg, rng, dtype, csv_path(data_cfg, base_dir), cache_dir)
@@ -55,7 +55,7 @@ def check_data_config(data_cfg, base_dir):
     """Check ``data.*`` before anything is read or drawn; every problem is reported at once."""
     name = data_cfg.get("name")
     if name == "csv":
-        from runner.csv_data import check_csv_config
+        from runner.tables.csv_data import check_csv_config
 
         return check_csv_config(data_cfg, base_dir)
     if name not in DATASETS:

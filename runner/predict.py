@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.tabular import (
+from runner.tables.encoding import (
     CATEGORICAL,
     CLASSIFICATION,
     PREPROCESSING_FILE,

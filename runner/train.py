@@ -15,7 +15,6 @@ from omegaconf import OmegaConf
 from runner.best_epoch import BestEpoch, keep_mode
 from runner.build import build_model, loss_name
 from runner.checks import check_trainer, unread_keys
-from runner.csv_cache import CACHE_FOLDER
 from runner.data import CLASSIFICATION, REGRESSION, check_data_config, load_dataset
 from runner.divergence import DivergenceWatch
 from runner.errors import ConfigError, Problems, check_resolvable, os_problem
@@ -30,7 +29,8 @@ from runner.records import (
     write_summary,
 )
 from runner.run_key import data_fingerprint, run_key
-from runner.tabular import PREPROCESSING_FILE, encoding_of
+from runner.tables.cache import CACHE_FOLDER
+from runner.tables.encoding import PREPROCESSING_FILE, encoding_of
 
 GROUPS = ("model", "data", "loss", "optimizer")
 

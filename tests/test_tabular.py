@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from conftest import compose
 
-from runner import csv_cache
 from runner.data import load_dataset
 from runner.errors import ConfigError
-from runner.tabular import Encoding
+from runner.tables import cache as csv_cache
+from runner.tables.encoding import Encoding
 
 
 def _load(base_dir, *overrides, seed=0, cache_dir=None):
@@ -213,7 +213,7 @@ def test_a_sweep_on_a_csv_caches_it_and_records_test_figures(shop):
 def test_the_one_pass_numeric_path_equals_the_general_one(
     tmp_path, monkeypatch, standardize, dtype
 ):
-    from runner import float_splits
+    from runner.tables import float_splits
 
     rng = np.random.default_rng(3)
     n = 3000

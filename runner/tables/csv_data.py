@@ -1,13 +1,13 @@
 """``data=csv``: the config checked before the file is read, then the file as a Dataset
-(read through a sweep's cache, split, encoded by runner.tabular)."""
+(read through a sweep's cache, split, encoded by runner.tables.encoding)."""
 
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner import float_splits
 from runner.data import CLASSIFICATION, REGRESSION, Dataset, csv_path, is_fraction, is_int
 from runner.errors import ConfigError, Problems
-from runner.tabular import (
+from runner.tables import float_splits
+from runner.tables.encoding import (
     MISSING_MODES,
     SPLITS,
     check_missing,
@@ -192,7 +192,7 @@ def _encode_splits(table, kinds, splits, about, standardize, dtype, cfg):
 def _read(path, cfg, cache_dir):
     import pandas as pd
 
-    from runner.csv_cache import read_table
+    from runner.tables.cache import read_table
 
     try:
         table = read_table(path, cache_dir)

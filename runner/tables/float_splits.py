@@ -1,6 +1,6 @@
 """The splits of an all-numeric CSV encoded in one pass over its rows.
 
-The general path (runner.tabular) takes each split's rows, encodes them, fits the scaling on
+The general path (runner.tables.encoding) takes each split's rows, encodes them, fits the scaling on
 the training block and casts to the run's dtype: four passes over fresh arrays the size of
 the data. For a 1M-row file the time goes into touching that memory, not into arithmetic.
 Here each row is read once, in chunks, and written once, already scaled, into the run's dtype.

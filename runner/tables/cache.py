@@ -20,7 +20,7 @@ import numpy as np
 
 from runner.records import write_text_atomically
 from runner.run_key import content_hash
-from runner.tabular import with_floats
+from runner.tables.encoding import with_floats
 
 CACHE_FOLDER = ".cache"
 CACHE_VERSION = 3
@@ -48,7 +48,7 @@ def read_table(path, cache_dir=None):
 def _parse(path):
     import pandas as pd
 
-    from runner.tabular import table_from_frame
+    from runner.tables.encoding import table_from_frame
 
     return table_from_frame(pd.read_csv(path), path.name)
 

@@ -31,7 +31,7 @@ PREPROCESSING_FILE = "preprocessing.json"  # beside params.npz: what runner.pred
 @dataclass
 class Table:
     """The columns of a CSV as numpy arrays: float (NaN missing), int, bool, or object (text,
-    None missing). Built from pandas once, or from a sweep's cache (runner.csv_cache).
+    None missing). Built from pandas once, or from a sweep's cache (runner.tables.cache).
 
     The float columns may live in one row-major matrix ``floats`` (their ``columns`` entries
     are views of it): taking rows is then one gather of whole rows, and an all-numeric file
@@ -115,7 +115,7 @@ def table_from_frame(frame, name):
     table = with_floats(others, floats, float_names, name, complete=complete)
     table.columns = {column: table.columns[column] for column in columns}
     if floats is not None:
-        from runner.float_splits import moments
+        from runner.tables.float_splits import moments
 
         table.float_moments = moments(floats)
     return table
