@@ -23,8 +23,10 @@ from runner.progress import say
 from runner.records import (
     STATUSES,
     UNRECORDED,
+    append_to_ledger,
     csv_text,
     ordered_row,
+    read_runs,
     write_csv_atomically,
 )
 from runner.sweeps import single_run, stopping
@@ -124,7 +126,8 @@ def record_cut_off(sweep_dir, reason):
     A launcher that kills its workers once the running jobs have recorded themselves (joblib
     does) can catch a worker that had just taken the next job: Hydra had written the job's
     ``.hydra/`` but the job had not yet seen ``.stop`` and recorded itself. Its row (summary
-    and ledger) is written here from those files, so ``--resume`` runs it again.
+    and ledger) is written here from those files, so ``--resume`` runs it again. A job cut off
+    between its summary.csv and its ledger row gets that row from its summary.csv.
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -134,9 +137,14 @@ def record_cut_off(sweep_dir, reason):
 
     hydra_config = HydraConfig.instance()
     own = hydra_config.cfg  # record_lost sets each job's; this process's comes back after
+    recorded = []
     for job_dir in _job_dirs(Path(sweep_dir)):
         saved = [job_dir / ".hydra" / name for name in ("config.yaml", "hydra.yaml")]
-        if _own_summary(job_dir / "summary.csv") is not None or not all(map(Path.is_file, saved)):
+        row = _own_summary(job_dir / "summary.csv")
+        if row is not None:
+            recorded.append(row)
+            continue
+        if not all(map(Path.is_file, saved)):
             continue
         if stopping.may_still_run(sweep_dir, job_dir.name):  # it will record itself
             continue
@@ -151,6 +159,29 @@ def record_cut_off(sweep_dir, reason):
         except Exception as error:  # noqa: BLE001 - its 'failed' row below still says it
             say(f"warning: {relative(job_dir)}: could not record it: {error}", file=sys.stderr)
     hydra_config.cfg = own
+    _into_ledger(sweep_dir, recorded)
+
+
+def _into_ledger(sweep_dir, rows):
+    """Append to the sweep's ledger the rows of ``rows`` whose run_id it does not hold."""
+    from omegaconf import OmegaConf
+
+    from runner.sweeps.prepare import ledger_path
+
+    if not rows:
+        return
+    try:
+        ledger = ledger_path(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"))
+        known = (
+            set(read_runs(ledger, usecols=["run_id"], dtype=str)["run_id"])
+            if ledger.exists()
+            else set()
+        )
+        for row in rows:
+            if row.get("run_id") and row["run_id"] not in known:
+                append_to_ledger(ledger, row)
+    except Exception as error:  # noqa: BLE001 - the rows are still in the job folders
+        say(f"warning: the stopped sweep's ledger rows were not checked: {error}", file=sys.stderr)
 
 
 def write_sweep_summary(sweep_dir):
