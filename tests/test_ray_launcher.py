@@ -61,6 +61,19 @@ def test_without_a_shared_disk_the_driver_writes_what_a_local_sweep_would(tmp_pa
     assert len(pd.read_csv(remote / "outputs" / "runs.csv")) == 3
 
 
+def test_job_folders_named_by_the_user_come_back_to_them(tmp_path):
+    """The driver names each job's folder before its result arrives: Hydra's numbered ones
+    without composing the job, any other hydra.sweep.subdir from the job's composed config."""
+    result = _ray(tmp_path, tmp_path, *SWEEP, "hydra.sweep.subdir=seed_${seed}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_dir = _sweep_dir(tmp_path)
+    assert sorted(p.name for p in sweep_dir.glob("seed_*")) == ["seed_0", "seed_1", "seed_2"]
+    ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
+    assert sorted(ledger["run_dir"].str.rsplit("/", n=1).str[-1]) == ["seed_0", "seed_1", "seed_2"]
+    for run_dir, seed in zip(ledger["run_dir"], ledger["seed"], strict=True):
+        assert pd.read_csv(f"{run_dir}/summary.csv")["seed"].item() == seed
+
+
 def test_a_killed_worker_fails_the_jobs_of_its_chunk_and_the_sweep_goes_on(tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()

@@ -286,6 +286,11 @@ def _not_done(jobs, session, outcomes, folders):
     from runner.sweeps import reuse
     from runner.sweeps.worker import JobRunner, Outcome, job_folder
 
+    sweep = session.launcher.config.hydra.sweep
+    if reuse.snapshot_of(Path(str(sweep.dir))) is None and _numbered_folders(sweep):
+        # nothing to look up and Hydra's default folders: no job composed before the tasks go
+        folders.update((job.idx, Path(str(sweep.dir)) / str(job.idx)) for job in jobs)
+        return list(jobs)
     runner = JobRunner(session.setup)
     for key, data in session.cache.bases.items():
         runner.add_base(key, data)
@@ -303,6 +308,13 @@ def _not_done(jobs, session, outcomes, folders):
         session.progress.add(1)
         session.progress.finished(job.idx, "reused", "")
     return left
+
+
+def _numbered_folders(sweep):
+    """Whether each job's folder is ``hydra.sweep.dir/<job number>``, Hydra's default subdir."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(sweep, resolve=False).get("subdir") == "${hydra.job.num}"
 
 
 def write_back(folder, shipped, ledger):
