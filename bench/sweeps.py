@@ -9,7 +9,8 @@ full batch) is measured five ways, in one run of this script:
 - pure training: the same jobs' training loops one after another in this process (model and
   data built by the runner's own code, no files written), and the ideal sweep, pure / cores;
 - each launcher: the wall time of ``python -m runner -m ...`` in a fresh folder, start-up
-  included, and its ratio to the ideal;
+  included, and its ratio to the ideal (``ray`` starts and stops a local Ray instance in each
+  sweep; ``ray_running`` joins one this script started with ``ray start --head``);
 - scikit-learn's GridSearchCV over the same grid with MLPClassifier (when installed);
 - per-job overhead: ``--forward-jobs`` forward-only jobs (``trainer.epochs=0``), minus a 1-job
   sweep's wall time (start-up), divided by the number of jobs.
@@ -18,6 +19,7 @@ Every sweep gets one BLAS thread per process, so the launchers, not BLAS, give t
 """
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import subprocess
@@ -31,15 +33,42 @@ LAUNCHERS = {
     "pool": [],  # the default for -m
     "basic": ["hydra/launcher=basic"],
     "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs={cores}"],
-    "ray": ["hydra/launcher=ray"],
+    "ray": ["hydra/launcher=ray"],  # a local instance started and stopped by each sweep
+    "ray_running": [  # a local instance started once (ray start --head), joined by each sweep
+        "hydra/launcher=ray_cluster",
+        "hydra.launcher.ray.init.address={ray_address}",
+    ],
     "submitit_local": ["hydra/launcher=submitit_local"],
 }
 PLUGINS = {
     "ray": "ray",
+    "ray_running": "ray",
     "submitit_local": "hydra_plugins.hydra_submitit_launcher",
 }
 LEARNING_RATES = (0.01, 0.05)
 EPOCHS = 2000
+
+
+@contextlib.contextmanager
+def running_ray(needed, n):
+    """A local Ray instance of ``n`` CPUs for the ``ray_running`` rows -> its address (or None
+    when no row needs one); stopped at the end."""
+    if not needed:
+        yield None
+        return
+    port = 6390
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    ray = [str(Path(sys.executable).with_name("ray"))]
+    subprocess.run(
+        [*ray, "start", "--head", f"--num-cpus={n}", "--include-dashboard=false", f"--port={port}"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([*ray, "stop"], env=env, capture_output=True)
 
 
 def cores():
@@ -153,8 +182,9 @@ def main():
         if name in PLUGINS and importlib.util.find_spec(PLUGINS[name]) is None:
             print(f"| {name} | not installed | – | – |")
             continue
-        launcher = [a.format(cores=n) for a in LAUNCHERS[name]]
-        result = sweep_seconds(launcher, *grid)
+        with running_ray(name == "ray_running", n) as address:
+            launcher = [a.format(cores=n, ray_address=address) for a in LAUNCHERS[name]]
+            result = sweep_seconds(launcher, *grid)
         if result is None:
             print(f"| {name} | failed | – | – |")
             continue
@@ -170,9 +200,10 @@ def main():
     print("| launcher | start-up (1-job sweep) | all jobs | per job beyond start-up |")
     print("|---|---|---|---|")
     for name in args.forward_launchers.split(","):
-        launcher = [a.format(cores=n) for a in LAUNCHERS[name]]
-        one = sweep_seconds(launcher, "seed=0", "trainer.epochs=0")
-        many = sweep_seconds(launcher, f"seed=range(0,{args.forward_jobs})", "trainer.epochs=0")
+        with running_ray(name == "ray_running", n) as address:
+            launcher = [a.format(cores=n, ray_address=address) for a in LAUNCHERS[name]]
+            one = sweep_seconds(launcher, "seed=0", "trainer.epochs=0")
+            many = sweep_seconds(launcher, f"seed=range(0,{args.forward_jobs})", "trainer.epochs=0")
         if one is None or many is None:
             print(f"| {name} | failed | – | – |")
             continue
