@@ -85,16 +85,20 @@ def check_data_config(data_cfg, base_dir):
                 val_samples,
                 "must be a positive integer or null (as many as data.samples)",
             )
-    test_fraction = data_cfg.get("test_fraction", 0)
-    if not is_fraction(test_fraction, zero=True):
+    check_test_fraction(data_cfg.get("test_fraction", 0), problems)
+    problems.raise_any()
+    return None
+
+
+def check_test_fraction(value, problems):
+    """``data.test_fraction``, for every dataset: 0 (no test split) up to, not including, 1."""
+    if not is_fraction(value, zero=True):
         with problems.check():
             raise ConfigError(
                 "data.test_fraction",
-                test_fraction,
+                value,
                 "must be a number from 0 (no test split) up to, not including, 1",
             )
-    problems.raise_any()
-    return None
 
 
 def is_fraction(value, zero=False):

@@ -219,18 +219,22 @@ def test_one_section_per_dataset_each_with_its_views(tmp_path):
     assert problems == []
 
 
-def test_a_search_shows_its_history_and_importances(tmp_path):
+def _small_search(cwd, *overrides):
+    """The spiral_optuna preset on a small spiral, sampled every 20 epochs."""
     pytest.importorskip("optuna")
     result = run_cli(
-        tmp_path,
+        cwd,
         "hparams_search=spiral_optuna",
         "data.samples=30",
         "data.val_samples=30",
-        "trainer.epochs=60",
         "trainer.log_every=20",
-        "hydra.sweeper.n_trials=6",
+        *overrides,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_search_shows_its_history_and_importances(tmp_path):
+    _small_search(tmp_path, "trainer.epochs=60", "hydra.sweeper.n_trials=6")
     path = _report(tmp_path, "outputs/sweeps")
     assert "<h3>Search results</h3>" in path.read_text()
     with _browser_page(path) as (page, problems):
@@ -247,18 +251,12 @@ def test_a_search_shows_its_history_and_importances(tmp_path):
 
 
 def test_a_search_on_two_objectives_shows_its_pareto_front(tmp_path):
-    pytest.importorskip("optuna")
-    result = run_cli(
+    _small_search(
         tmp_path,
-        "hparams_search=spiral_optuna",
-        "data.samples=30",
-        "data.val_samples=30",
         "trainer.epochs=40",
-        "trainer.log_every=20",
         "hydra.sweeper.n_trials=5",
         "objective=[val_accuracy,n_parameters]",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     with _browser_page(_report(tmp_path, "outputs/sweeps")) as (page, problems):
         series = page.evaluate(
             """() => echarts.getInstanceByDom(document.querySelector('[data-view=search] .plot'))

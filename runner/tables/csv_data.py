@@ -4,7 +4,15 @@
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner.data import CLASSIFICATION, REGRESSION, Dataset, csv_path, is_fraction, is_int
+from runner.data import (
+    CLASSIFICATION,
+    REGRESSION,
+    Dataset,
+    check_test_fraction,
+    csv_path,
+    is_fraction,
+    is_int,
+)
 from runner.errors import ConfigError, Problems
 from runner.tables import float_splits
 from runner.tables.encoding import (
@@ -57,14 +65,7 @@ def check_csv_config(cfg, base_dir):
             raise ConfigError(
                 "data.val_fraction", val_fraction, "must be a number between 0 and 1 (exclusive)"
             )
-    test_fraction = cfg.get("test_fraction", 0.2)
-    if not is_fraction(test_fraction, zero=True):
-        with problems.check():
-            raise ConfigError(
-                "data.test_fraction",
-                test_fraction,
-                "must be a number from 0 (no test split) up to, not including, 1",
-            )
+    check_test_fraction(cfg.get("test_fraction", 0.2), problems)
     for key, allowed in (("missing", MISSING_MODES), ("split", SPLITS)):
         value = cfg.get(key, allowed[0])
         if value not in allowed:
