@@ -177,8 +177,8 @@ def _into_ledger(sweep_dir, rows):
             if ledger.exists()
             else set()
         )
-        for row in rows:
-            if row.get("run_id") and row["run_id"] not in known:
+        for row in rows:  # a reused job's row is an earlier run's, in the ledger already
+            if row.get("run_id") and row["run_id"] not in known and not row.get("reused_from"):
                 append_to_ledger(ledger, row)
     except Exception as error:  # noqa: BLE001 - the rows are still in the job folders
         say(f"warning: the stopped sweep's ledger rows were not checked: {error}", file=sys.stderr)
