@@ -6,13 +6,16 @@ so Student's t interval is the default; the BCa bootstrap (seeded; the interval
 ``scipy.stats.bootstrap`` gives, computed faster, see :func:`_bootstrap`) is for skewed metrics
 at larger n. Whether a group is tied with the best is decided by a test
 on the runs themselves: Wilcoxon's signed-rank test on the differences of the seeds both groups
-ran (a paired test removes the seed-to-seed spread they share), Welch's t-test otherwise.
+ran (a paired test removes the seed-to-seed spread they share), Welch's t-test otherwise, their
+p-values as scipy.stats gives them (:mod:`runner.analysis.pvalues` says why not from there).
 """
 
 import math
 
 import numpy as np
 from scipy import special
+
+from runner.analysis import pvalues
 
 METHODS = ("t", "bootstrap")
 BOOTSTRAP_RESAMPLES = 2000
@@ -99,8 +102,6 @@ def _quantile_of_sorted(rows, share):
 def difference_test(best, other, best_seeds=None, other_seeds=None):
     """p-value of "no difference" between two groups' runs -> (p, test name), or (nan, "") when
     there are too few runs. Paired (Wilcoxon) when both ran the same seeds, Welch's t else."""
-    from scipy import stats  # imported on the first test: compare starts without it
-
     best, other = np.asarray(best, float), np.asarray(other, float)
     if best_seeds is not None and other_seeds is not None:
         pairs = _paired(best, other, best_seeds, other_seeds)
@@ -110,12 +111,12 @@ def difference_test(best, other, best_seeds=None, other_seeds=None):
                 return math.nan, ""
             if np.all(differences == 0):
                 return 1.0, "wilcoxon"
-            return float(stats.wilcoxon(differences).pvalue), "wilcoxon"
+            return pvalues.wilcoxon_p(differences), "wilcoxon"
     if len(best) < 2 or len(other) < 2:
         return math.nan, ""
     if np.ptp(best) == 0 and np.ptp(other) == 0:
         return (1.0 if best[0] == other[0] else 0.0), "welch"
-    return float(stats.ttest_ind(best, other, equal_var=False).pvalue), "welch"
+    return pvalues.welch_p(best, other), "welch"
 
 
 def _paired(best, other, best_seeds, other_seeds):
