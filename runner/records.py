@@ -10,7 +10,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from filelock import FileLock
 
 METRIC_COLUMNS = [
@@ -153,15 +152,19 @@ def append_to_ledger(ledger, row):
     row = ordered_row(row)
     with FileLock(str(ledger) + ".lock", timeout=LOCK_TIMEOUT):
         header = _read_header(ledger)
-        if header is not None and set(row) <= set(header):
+        if header is None:
+            write_text_atomically(ledger, csv_text(list(row), [row.values()]))
+            return
+        if set(row) <= set(header):
             text = csv_text(header, [[row.get(column) for column in header]], header=False)
             _append_whole(ledger, text.encode("utf-8"))
             return
+        import pandas as pd  # only here: a run and a sweep's jobs start without it
+
         frame = pd.DataFrame([row])
-        if header is not None:
-            existing = read_runs(ledger, dtype=str, keep_default_na=False)
-            columns = header + [c for c in frame.columns if c not in header]
-            frame = pd.concat([existing, frame.astype(object)], ignore_index=True)[columns]
+        existing = read_runs(ledger, dtype=str, keep_default_na=False)
+        columns = header + [c for c in frame.columns if c not in header]
+        frame = pd.concat([existing, frame.astype(object)], ignore_index=True)[columns]
         write_csv_atomically(frame, ledger)
 
 
@@ -246,6 +249,8 @@ def read_runs(path, **read_options):
     Damaged lines (a row cut short, rows glued together, a wrong field count, a status that
     is not one) are skipped, each with a warning naming its line; they are never counted.
     """
+    import pandas as pd
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
         frame = pd.read_csv(path, on_bad_lines="warn", **read_options)

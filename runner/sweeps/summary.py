@@ -14,7 +14,6 @@ import socket
 import sys
 from pathlib import Path
 
-import pandas as pd
 from hydra.experimental.callback import Callback
 
 from runner.errors import ConfigError
@@ -82,6 +81,8 @@ def collect_jobs(sweep_dir):
     The rows are read as text and parsed once, together (a thousand small pandas reads would
     cost more than the jobs of a forward-only sweep); values pass through unchanged.
     """
+    import pandas as pd  # here: a single run and a sweep's jobs never need it
+
     sweep_dir = Path(sweep_dir)
     rows = []
     for job_dir in sorted(_job_dirs(sweep_dir), key=_job_order):
