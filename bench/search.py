@@ -11,8 +11,9 @@
   wall time of ``python -m runner hparams_search=spiral_optuna`` and its best val_accuracy
   (mean over the sampler seeds);
 - seeds: the single-seed search against ``hydra.sweeper.seeds=3``; each one's best
-  configuration then trained on 5 fresh seeds (100-104), whose mean val_accuracy is the
-  honest figure of what the search found.
+  configuration then trained on fresh seeds (100-104, or ``--fresh-seeds N`` of them), whose
+  mean val_accuracy is the honest figure of what the search found; the mean over the sampler
+  seeds last.
 """
 
 import argparse
