@@ -172,6 +172,8 @@ def hydra_problem(error):
         options = available_options(lines)
         if options:
             first += f"; available: {', '.join(options)}"
+        if missing.group(1) == "hydra/launcher" and missing.group(2).startswith("submitit"):
+            first += "; it comes with hydra-submitit-launcher: pip install -e '.[slurm]'"
     elif re.search(r"Could not override '([^']+)'", first) and "not in struct" in str(
         error.__cause__ or ""
     ):

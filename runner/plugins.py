@@ -30,11 +30,8 @@ def make_visible():
 
 def _submitit():
     """The packing submitit launchers, when hydra-submitit-launcher is installed ([slurm])."""
-    try:
-        from hydra_plugins.nnrunner.submitit_launcher import (
-            PackedLocalLauncher,
-            PackedSlurmLauncher,
-        )
-    except ImportError:
+    from hydra_plugins.nnrunner import submitit_launcher as packed
+
+    if packed.LocalLauncher is None:
         return ()
-    return (PackedLocalLauncher, PackedSlurmLauncher)
+    return (packed.PackedLocalLauncher, packed.PackedSlurmLauncher)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -216,4 +217,30 @@ def test_the_ray_launcher_without_ray_says_how_to_install_it(tmp_path):
     assert "hydra/launcher=ray: needs Ray, which is not installed: pip install -e '.[ray]'" in (
         result.stderr
     )
+    assert "Traceback" not in result.stderr
+
+
+def test_without_the_slurm_extra_a_run_is_quiet_and_submitit_says_how_to_install_it(tmp_path):
+    """Hydra's plugin scan imports every module of hydra_plugins/nnrunner (it sees them when the
+    checkout is on sys.path, as with `python -m runner` run from it): the submitit ones must not
+    fail there when hydra-submitit-launcher is missing, or every run warns twice."""
+    root = str(Path(__file__).resolve().parent.parent)
+
+    def run(*overrides):
+        code = (
+            f"import sys, runpy; sys.path.insert(0, {root!r}); "
+            "sys.modules['hydra_plugins.hydra_submitit_launcher'] = None; "
+            f"sys.argv = ['runner', *{list(overrides)!r}]; "
+            "runpy.run_module('runner', run_name='__main__')"
+        )
+        return subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+
+    result = run("trainer.epochs=1", "trainer.plots=false")
+    assert result.returncode == 0, result.stderr
+    assert "Error importing" not in result.stderr and "Warning" not in result.stderr
+    result = run("-m", "hydra/launcher=submitit_local", "seed=0,1", "trainer.epochs=1")
+    assert result.returncode == 1
+    assert "pip install -e '.[slurm]'" in result.stderr
     assert "Traceback" not in result.stderr

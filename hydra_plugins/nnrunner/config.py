@@ -166,11 +166,14 @@ for _name, _node in {
 def _store_submitit():
     """submitit_local and submitit_slurm with ``jobs_per_task``, when hydra-submitit-launcher is
     installed (the [slurm] extra); its own configs are replaced by these."""
-    try:
-        from hydra_plugins.nnrunner.submitit_config import PackedLocalConf, PackedSlurmConf
-    except ImportError:
+    from hydra_plugins.nnrunner import submitit_config as packed
+
+    if packed.LocalQueueConf is None:
         return
-    for name, node in (("submitit_local", PackedLocalConf), ("submitit_slurm", PackedSlurmConf)):
+    for name, node in (
+        ("submitit_local", packed.PackedLocalConf),
+        ("submitit_slurm", packed.PackedSlurmConf),
+    ):
         _store.store(group="hydra/launcher", name=name, node=node, provider="nnrunner")
 
 

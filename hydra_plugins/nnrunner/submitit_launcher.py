@@ -1,8 +1,18 @@
 """``hydra/launcher=submitit_local|submitit_slurm`` (and the ``slurm`` preset) with packing:
 ``hydra.launcher.jobs_per_task=N`` runs N of a sweep's jobs one after another in one submitit
-task, each with its own folder and ledger row (runner.sweeps.packing does the work)."""
+task, each with its own folder and ledger row (runner.sweeps.packing does the work).
 
-from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher, SlurmLauncher
+Defined only when hydra-submitit-launcher is installed (the [slurm] extra); without it this
+module defines nothing, since Hydra's plugin scan imports it anyway and would warn about an
+ImportError on every run."""
+
+try:
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
+        LocalLauncher,
+        SlurmLauncher,
+    )
+except ImportError:
+    LocalLauncher = SlurmLauncher = None
 
 
 class _Packing:
@@ -23,9 +33,10 @@ class _Packing:
         return run_pack(self, pack, singleton_state)
 
 
-class PackedLocalLauncher(_Packing, LocalLauncher):
-    """submitit's local executor, N jobs per task."""
+if LocalLauncher is not None:
 
+    class PackedLocalLauncher(_Packing, LocalLauncher):
+        """submitit's local executor, N jobs per task."""
 
-class PackedSlurmLauncher(_Packing, SlurmLauncher):
-    """Slurm through submitit, N jobs per Slurm task."""
+    class PackedSlurmLauncher(_Packing, SlurmLauncher):
+        """Slurm through submitit, N jobs per Slurm task."""
