@@ -466,7 +466,8 @@ def _print_text(results, args, repeats, total):
     level = f"{args.ci:.0%}"
     method = "t" if args.ci_method == "t" else "BCa bootstrap"
     counted = f"{total} runs" + (
-        f" ({repeats} repeats of the same experiments not counted; --all-repeats counts them)"
+        f" ({repeats} {'repeat' if repeats == 1 else 'repeats'} of the same experiments not "
+        "counted; --all-repeats counts them)"
         if repeats
         else ""
     )
