@@ -16,7 +16,13 @@ from nncore.losses import (
     SoftmaxCategoricalCrossentropy,
     regularization_loss,
 )
-from nncore.metrics import METRICS, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+from nncore.metrics import (
+    METRICS,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    RegressionAccuracy,
+    regression_scores,
+)
 from nncore.model import Model, default_accuracy
 from nncore.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, Optimizer, RMSprop
 from nncore.registry import create, lookup
@@ -51,6 +57,7 @@ __all__ = [
     "RMSprop",
     "ReLU",
     "RegressionAccuracy",
+    "regression_scores",
     "Sigmoid",
     "Softmax",
     "SoftmaxCategoricalCrossentropy",

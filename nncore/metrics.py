@@ -62,6 +62,28 @@ class RegressionAccuracy(Accuracy):
         return float(np.mean(np.abs(output - y) < self.precision))
 
 
+def regression_scores(output, y):
+    """RMSE, MAE and R² of predictions ``output`` (n, k) against targets ``y`` ((n, k) or (n,)).
+
+    Summed in float64 whatever the dtype. RMSE is over every value, the square root of the
+    MeanSquaredError loss (for one output, scikit-learn's figure too). R² is ``1 - SS_res / SS_tot`` per output, averaged
+    over the outputs (scikit-learn's ``r2_score`` default); an output whose target is constant
+    scores 1.0 when predicted exactly, else 0.0, as scikit-learn does.
+    """
+    output = np.asarray(output, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(output.shape)
+    error = output - y
+    residual = np.sum(error**2, axis=0)
+    total = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(total > 0, 1.0 - residual / total, np.where(residual > 0, 0.0, 1.0))
+    return {
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae": float(np.mean(np.abs(error))),
+        "r2": float(np.mean(r2)),
+    }
+
+
 METRICS = {
     "categorical": CategoricalAccuracy,
     "binary": BinaryAccuracy,

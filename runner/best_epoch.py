@@ -12,7 +12,16 @@ import math
 import numpy as np
 
 # monitored metric -> +1 when larger is better, -1 when smaller is
-MONITORS = {"val_loss": -1, "val_accuracy": 1, "train_loss": -1, "train_accuracy": 1}
+MONITORS = {
+    "val_loss": -1,
+    "val_accuracy": 1,
+    "train_loss": -1,
+    "train_accuracy": 1,
+    "val_rmse": -1,  # regression runs: RMSE, MAE and R² in place of accuracy
+    "val_mae": -1,
+    "val_r2": 1,
+    "train_rmse": -1,
+}
 KEEP_MODES = ("auto", "best", "last")
 
 

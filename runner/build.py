@@ -29,16 +29,27 @@ LAYER_KEYS = (
 MODEL_KEYS = ("name", "width", "layers", "output", "weight_init", "weight_scale")
 
 
-def loss_name(cfg):
+DEFAULT_LOSS = (
+    "categorical_crossentropy"  # conf/config.yaml's; with data.task=auto it follows the task
+)
+
+
+def loss_name(cfg, task=None):
+    """The loss a run trains with: ``loss.name``, except that the default loss on a regression
+    target becomes ``mse`` while ``data.task`` is ``auto`` (the default loss follows the task)."""
     name = cfg.loss.get("name")
     if name not in LOSSES:
         raise ConfigError(
             "loss.name", name, f"unknown loss; choose one of: {', '.join(sorted(LOSSES))}"
         )
+    if task == REGRESSION and name == DEFAULT_LOSS and cfg.data.get("task", "auto") == "auto":
+        return "mse"
     return name
 
 
-def build_loss(loss_cfg):
+def build_loss(loss_cfg, name=None):
+    if name is not None and name != loss_cfg.get("name"):  # the default loss, followed the task
+        loss_cfg = OmegaConf.create({"name": name})
     return _create("loss", LOSSES, loss_cfg)
 
 
@@ -69,7 +80,7 @@ def _create(group, table, node):
 
 def output_layer(cfg, dataset):
     """(units, activation) of the output layer, checked against the loss and the data."""
-    loss = loss_name(cfg)
+    loss = loss_name(cfg, dataset.task)
     task, natural = LOSS_TASKS[loss]
     data = cfg.data.get("name")
     if task != dataset.task:
@@ -136,7 +147,7 @@ def build_model(cfg, dataset, seeds):
         block = _layer(key, entry, width, defaults, cfg.dtype, streams)
         layers.extend(block)
         width = block[0].n_neurons
-    loss = build_loss(cfg.loss)
+    loss = build_loss(cfg.loss, loss_name(cfg, dataset.task))
     optimizer = build_optimizer(cfg.optimizer)
     return Model(layers, loss, optimizer, seed=np.random.default_rng(next(streams)))
 

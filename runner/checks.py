@@ -21,6 +21,10 @@ OBJECTIVES = (
     "best_val_accuracy",
     "n_parameters",
     "seconds",
+    "val_rmse",  # regression runs
+    "val_mae",
+    "val_r2",
+    "train_rmse",
 )
 TRAINER_KEYS = (
     "epochs",
@@ -219,3 +223,35 @@ def _strings(node):
             yield from _strings(value)
     elif isinstance(node, str):
         yield node
+
+
+def check_task_metrics(cfg, task):
+    """``objective`` and ``trainer.early_stopping.monitor`` name a metric the run's task
+    records: no accuracy for a regression run, no RMSE, MAE or R² for a classifier."""
+    from runner.metric_names import REGRESSION
+
+    regression = task == REGRESSION
+    wrong, use = (
+        (("accuracy",), "val_rmse, val_mae, val_r2, train_rmse")
+        if regression
+        else (
+            ("rmse", "mae", "r2"),
+            "val_accuracy, train_accuracy",
+        )
+    )
+    stopping = (cfg.get("trainer") or {}).get("early_stopping") or {}
+    chosen = {
+        "objective": cfg.get("objective"),
+        "trainer.early_stopping.monitor": stopping.get("monitor"),
+    }
+    for key, value in chosen.items():
+        names = (
+            list(value) if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
+        )
+        for name in names:
+            if str(name).rsplit("_", 1)[-1] in wrong:
+                raise ConfigError(
+                    key,
+                    name,
+                    f"a {task} run does not record it; choose the loss or one of: {use}",
+                )

@@ -259,9 +259,11 @@ def print_run(row, ledger):
     if row.get("epochs_done") is None:  # stopped before its first epoch was logged
         say(f"{row['message'] or status}   run folder: {relative(row['run_dir'])}", file=stream)
         return
-    shown = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+    regression = row.get("train_rmse") is not None
+    scores = ["rmse", "r2"] if regression else ["accuracy"]
+    shown = ["train_loss", f"train_{scores[0]}", "val_loss", *(f"val_{s}" for s in scores)]
     if row.get("test_loss") is not None:
-        shown += ["test_loss", "test_accuracy"]
+        shown += ["test_loss", *(f"test_{s}" for s in scores)]
     figures = "  ".join(f"{key} {_fmt(row.get(key))}" for key in shown)
     say(
         f"{status} after {row['epochs_done']} epochs in {row['seconds']:.2f} s: {figures}",

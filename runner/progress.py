@@ -105,17 +105,32 @@ class BarReporter(Reporter):
 
     def logged(self, row):
         # accuracies are measured on logged epochs only, so they come from the last row
-        self.latest = (
-            f" acc {row['train_accuracy']:.3f} val_loss {row['val_loss']:.4g}"
-            f" val_acc {row['val_accuracy']:.3f}"
-        )
+        if "train_rmse" in row:
+            self.latest = (
+                f" rmse {row['train_rmse']:.4g} val_loss {row['val_loss']:.4g}"
+                f" val_rmse {row['val_rmse']:.4g}"
+            )
+        else:
+            self.latest = (
+                f" acc {row['train_accuracy']:.3f} val_loss {row['val_loss']:.4g}"
+                f" val_acc {row['val_accuracy']:.3f}"
+            )
 
     def close(self):
         self.bar.close()
 
 
+# what a logged row shows: accuracy for classification; RMSE and R² for regression
+SHOWN = (
+    "train_loss",
+    "train_accuracy",
+    "train_rmse",
+    "val_loss",
+    "val_accuracy",
+    "val_rmse",
+    "val_r2",
+)
+
+
 def _figures(row):
-    return "  ".join(
-        f"{key} {row[key]:.4g}"
-        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-    )
+    return "  ".join(f"{key} {row[key]:.4g}" for key in SHOWN if key in row)

@@ -22,6 +22,19 @@ METRIC_COLUMNS = [
     "learning_rate",
     "seconds",
 ]
+# A regression run's metrics.csv: RMSE, MAE and R² in place of accuracy (runner.metric_names).
+REGRESSION_METRIC_COLUMNS = [
+    "epoch",
+    "train_loss",
+    "train_rmse",
+    "val_loss",
+    "val_rmse",
+    "val_mae",
+    "val_r2",
+    "regularization_loss",
+    "learning_rate",
+    "seconds",
+]
 # Leading ledger columns, in order; every flattened config key follows them.
 RUN_COLUMNS = [
     "run_id",
@@ -43,7 +56,7 @@ RUN_COLUMNS = [
     "epochs_done",
     "best_epoch",  # the logged epoch where trainer.early_stopping.monitor was best
     "train_loss",  # train_*, val_*, test_*: of the parameters kept (trainer.keep)
-    "train_accuracy",
+    "train_accuracy",  # *_accuracy: classification runs; *_rmse, *_mae, *_r2: regression runs
     "val_loss",
     "val_accuracy",
     "test_loss",  # the held-out test split (data.test_fraction), evaluated once at the end
@@ -51,6 +64,14 @@ RUN_COLUMNS = [
     "best_val_loss",
     "best_val_accuracy",
     "n_parameters",
+    "train_rmse",
+    "val_rmse",
+    "val_mae",
+    "val_r2",
+    "test_rmse",
+    "test_mae",
+    "test_r2",
+    "data_sha256",  # data=csv: the SHA-256 of the file's content (compare's sections); else empty
 ]
 STATUSES = ("ok", "diverged", "failed", "interrupted", "pruned")
 # The sweep summary's message for a job that left no summary.csv (it could not record itself).
@@ -65,6 +86,18 @@ class MetricsWriter:
         self.path = Path(path)
         self.columns = list(columns)
         self._file = open(self.path, "w", newline="")  # noqa: SIM115 - closed in close()
+        self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
+        self._writer.writeheader()
+        self._file.flush()
+
+    def use_columns(self, columns):
+        """Rewrite the header before the first row: the columns depend on the task, known
+        only once the data is loaded."""
+        if list(columns) == self.columns:
+            return
+        self.columns = list(columns)
+        self._file.seek(0)
+        self._file.truncate()
         self._writer = csv.DictWriter(self._file, fieldnames=self.columns, extrasaction="ignore")
         self._writer.writeheader()
         self._file.flush()

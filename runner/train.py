@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from nncore import regression_scores
 from runner.best_epoch import BestEpoch, keep_mode
 from runner.build import build_model, loss_name
-from runner.checks import check_trainer, unread_keys
+from runner.checks import check_task_metrics, check_trainer, unread_keys
 from runner.data import CLASSIFICATION, REGRESSION, check_data_config, load_dataset
 from runner.divergence import DivergenceWatch
 from runner.errors import ConfigError, Problems, check_resolvable, os_problem
@@ -23,6 +24,7 @@ from runner.progress import reporter as progress_reporter
 from runner.progress import say
 from runner.records import (
     METRIC_COLUMNS,
+    REGRESSION_METRIC_COLUMNS,
     MetricsWriter,
     append_to_ledger,
     flatten,
@@ -33,6 +35,9 @@ from runner.tables.cache import CACHE_FOLDER
 from runner.tables.encoding import PREPROCESSING_FILE, encoding_of
 
 GROUPS = ("model", "data", "loss", "optimizer")
+# the logged figures a summary row takes from the kept epoch's row, and from the test split
+LOGGED_SCORES = (*METRIC_COLUMNS[1:5], *REGRESSION_METRIC_COLUMNS[2:7])
+TEST_SCORES = ("test_loss", "test_accuracy", "test_rmse", "test_mae", "test_r2")
 
 
 @dataclass
@@ -60,6 +65,8 @@ class Progress:
     best_val_loss: float = math.nan
     best_val_accuracy: float = math.nan
     n_parameters: int | None = None
+    task: str | None = None  # classification or regression, once the data is loaded
+    loss: str | None = None  # the loss trained with (the default one follows the task)
     resolved: dict | None = None  # the config resolved once, for the summary row
     best_epoch: int | None = None
     kept: dict | None = None  # the logged row of the parameters kept, when not the last
@@ -194,23 +201,39 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
     encoding_of(dataset).save(run_dir / PREPROCESSING_FILE)
     for note in dataset.notes:
         say(f"note: {note}", file=sys.stderr)
-    progress.n_parameters = model.n_parameters
+    progress.n_parameters, progress.task = model.n_parameters, dataset.task
+    check_task_metrics(cfg, dataset.task)
+    progress.loss = loss_name(cfg, dataset.task)
+    if progress.loss != cfg.loss.get("name"):
+        classes = ", or data.task=classification for classes" if "task" in cfg.data else ""
+        say(
+            f"note: loss={progress.loss} in place of the default loss={cfg.loss.name}: the target "
+            f"is continuous (a regression); choose with loss=mse or loss=mae{classes}",
+            file=sys.stderr,
+        )
     X, y = model.prepare(dataset.X_train, dataset.y_train)
     X_val, y_val = model.prepare(dataset.X_val, dataset.y_val)
     batch_size, epochs = trainer["batch_size"], trainer["epochs"]
     show = progress_reporter(ctx.progress, epochs)
 
+    regression = dataset.task == REGRESSION
+    metrics.use_columns(REGRESSION_METRIC_COLUMNS if regression else METRIC_COLUMNS)
+
     def log(epoch, train):
         val = model.evaluate(X_val, y_val, batch_size=batch_size)
-        accuracy = train["accuracy"]
-        if math.isnan(accuracy):  # an epoch that was not going to be logged: a divergence row
-            accuracy = model.evaluate(X, y, batch_size=batch_size)["accuracy"]
+        if regression:
+            scores = {"train_rmse": _scores(model, X, y, batch_size)["rmse"]}
+            scores |= {f"val_{k}": v for k, v in _scores(model, X_val, y_val, batch_size).items()}
+        else:
+            accuracy = train["accuracy"]
+            if math.isnan(accuracy):  # an epoch that was not going to be logged: divergence
+                accuracy = model.evaluate(X, y, batch_size=batch_size)["accuracy"]
+            scores = {"train_accuracy": accuracy, "val_accuracy": val["accuracy"]}
         row = {
             "epoch": epoch,
             "train_loss": train["data_loss"],
-            "train_accuracy": accuracy,
             "val_loss": val["data_loss"],
-            "val_accuracy": val["accuracy"],
+            **scores,
             "regularization_loss": train["regularization_loss"],
             "learning_rate": model.optimizer.current_learning_rate,
             "seconds": time.perf_counter() - clock,
@@ -222,7 +245,7 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
 
     lr = model.optimizer.learning_rate
     watch = DivergenceWatch(
-        loss_name(cfg),
+        progress.loss,
         model.parameters(),
         hint=f"lower optimizer.learning_rate (now {lr:g}) or add regularization",
     )
@@ -242,7 +265,11 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
         for epoch in range(1, epochs + 1):
             logged = epoch % trainer["log_every"] == 0 or epoch == epochs
             train = model.train_epoch(
-                X, y, batch_size=batch_size, shuffle=trainer["shuffle"], accuracy=logged
+                X,
+                y,
+                batch_size=batch_size,
+                shuffle=trainer["shuffle"],
+                accuracy=logged and not regression,  # regression scores its logged epochs
             )
             show.epoch(epoch, train)
             found = None if sign else watch.epoch(epoch, train["loss"], train["data_loss"])
@@ -296,12 +323,21 @@ def _keep_best(best, progress, message):
 
 
 def evaluate_test(model, dataset, batch_size=None):
-    """test_loss and test_accuracy of the model's current parameters; {} without a test split."""
+    """test_loss and test_accuracy (regression: test_rmse, test_mae, test_r2) of the model's
+    current parameters; {} without a test split."""
     if dataset.X_test is None or not len(dataset.X_test):
         return {}
     X_test, y_test = model.prepare(dataset.X_test, dataset.y_test)
     scores = model.evaluate(X_test, y_test, batch_size=batch_size)
+    if dataset.task == REGRESSION:
+        found = _scores(model, X_test, y_test, batch_size)
+        return {"test_loss": scores["data_loss"], **{f"test_{k}": v for k, v in found.items()}}
     return {"test_loss": scores["data_loss"], "test_accuracy": scores["accuracy"]}
+
+
+def _scores(model, X, y, batch_size):
+    """RMSE, MAE and R² of the model's predictions: a regression run's accuracy."""
+    return regression_scores(model.predict(X, batch_size=batch_size), y)
 
 
 def dataset_and_model(cfg, seed, base_dir, cache_dir=None):
@@ -354,9 +390,19 @@ def _summary_row(cfg, ctx, started, seconds, status, message, progress):
     last = progress.last
     kept = progress.kept or last
     scalars = _resolved_scalars(cfg, progress.resolved)
+    fingerprint = data_fingerprint(scalars, ctx.base_dir)
+    key = run_key(scalars, fingerprint)
+    choices = {group: ctx.choices.get(group) for group in GROUPS}
+    if progress.task:  # what data.task=auto (or the generated data) made of this run
+        scalars = {**scalars, "data.task": progress.task}
+    if progress.loss and progress.loss != scalars.get("loss.name"):
+        scalars, choices = (
+            {**scalars, "loss.name": progress.loss},
+            {**choices, "loss": progress.loss},
+        )
     return {
         "run_id": f"{started:%Y%m%d-%H%M%S-%f}-{secrets.token_hex(2)}",
-        "run_key": run_key(scalars, data_fingerprint(scalars, ctx.base_dir)),
+        "run_key": key,
         "status": status,
         "message": message,
         "started_at": started.isoformat(timespec="milliseconds"),
@@ -366,15 +412,15 @@ def _summary_row(cfg, ctx, started, seconds, status, message, progress):
         "sweep_dir": ctx.sweep_dir,
         "job": ctx.job,
         "trial": scalars.get("runner.trial"),
-        **{group: ctx.choices.get(group) for group in GROUPS},
+        **choices,
         "epochs_done": last.get("epoch"),
         "best_epoch": progress.best_epoch,
-        **{key: kept.get(key) for key in METRIC_COLUMNS[1:5]},
-        "test_loss": progress.test.get("test_loss"),
-        "test_accuracy": progress.test.get("test_accuracy"),
+        **{key: kept.get(key) for key in LOGGED_SCORES},
+        **{key: progress.test.get(key) for key in TEST_SCORES},
         "best_val_loss": progress.best_val_loss,
         "best_val_accuracy": progress.best_val_accuracy,
         "n_parameters": progress.n_parameters,
+        "data_sha256": fingerprint.removeprefix("sha256:") if fingerprint else None,
         **scalars,
     }
 

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import compose
@@ -174,8 +175,16 @@ def test_ctrl_c_records_interrupted_keeps_rows_and_reraises(tmp_path, monkeypatc
             "model.output.activation=sigmoid: does not fit loss=categorical_crossentropy; use softmax",
         ),
         (
-            "data=sine",
-            "loss=categorical_crossentropy: needs class labels but data=sine has a regression target; use loss=mae or loss=mse",
+            "data=sine loss=binary_crossentropy",
+            "loss=binary_crossentropy: needs class labels but data=sine has a regression target; use loss=mae or loss=mse",
+        ),
+        (
+            "data=sine objective=val_accuracy",
+            "objective=val_accuracy: a regression run does not record it; choose the loss or one of: val_rmse",
+        ),
+        (
+            "objective=val_rmse",
+            "objective=val_rmse: a classification run does not record it",
         ),
         (
             "loss=mse",
@@ -188,7 +197,7 @@ def test_ctrl_c_records_interrupted_keeps_rows_and_reraises(tmp_path, monkeypatc
     ],
 )
 def test_each_mistake_names_key_value_and_what_is_allowed(tmp_path, override, message):
-    row, _ = _run(tmp_path, override)
+    row, _ = _run(tmp_path, *override.split())
     assert row["status"] == "failed"
     assert row["message"].startswith(message), row["message"]
     assert "\n" not in row["message"]
@@ -236,3 +245,38 @@ def test_task_returns_the_objective(tmp_path):
     row, _ = _run(tmp_path, "trainer.epochs=3", "objective=val_accuracy")
     assert train.objective(row, "val_accuracy") == row["val_accuracy"]
     assert math.isnan(train.objective({"val_loss": None}, "val_loss"))
+
+
+def test_a_regression_run_records_rmse_mae_r2_in_place_of_accuracy(tmp_path, capsys):
+    """data=sine with the default loss: the loss follows the task (mse, said once), metrics.csv
+    and the row carry RMSE, MAE and R² (checked against their definitions), no accuracy."""
+    row, ctx = _run(tmp_path, "data=sine", "trainer.epochs=200", "data.test_fraction=0.2")
+    assert row["status"] == "ok", row["message"]
+    assert "note: loss=mse in place of the default loss=categorical_crossentropy" in (
+        capsys.readouterr().err
+    )
+    assert row["loss"] == "mse" and row["loss.name"] == "mse" and row["data.task"] == "regression"
+    metrics = pd.read_csv(ctx.run_dir / "metrics.csv")
+    assert "val_accuracy" not in metrics and "train_accuracy" not in metrics
+    assert {"train_rmse", "val_rmse", "val_mae", "val_r2"} <= set(metrics.columns)
+    assert row["train_accuracy"] is None and row["val_accuracy"] is None
+    last = metrics.iloc[-1]
+    assert row["val_rmse"] == pytest.approx(last["val_rmse"])
+    # with MSE as the loss, val_loss is the mean squared error of the same predictions
+    assert last["val_rmse"] == pytest.approx(np.sqrt(last["val_loss"]), rel=1e-4)
+    assert last["val_mae"] <= last["val_rmse"] + 1e-12
+    assert last["val_r2"] > metrics.iloc[0]["val_r2"]  # 200 epochs of Adam fit the sine better
+    assert row["test_rmse"] > 0 and row["test_r2"] <= 1 and row["test_accuracy"] is None
+
+
+def test_regression_scores_match_their_textbook_definitions():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(40, 2))
+    output = (y + rng.normal(scale=0.3, size=y.shape)).astype(np.float32)
+    scores = nncore.regression_scores(output, y)
+    error = output.astype(np.float64) - y
+    r2 = [1 - np.sum(error[:, k] ** 2) / np.sum((y[:, k] - y[:, k].mean()) ** 2) for k in (0, 1)]
+    assert scores["rmse"] == pytest.approx(np.sqrt(np.mean(error**2)))
+    assert scores["mae"] == pytest.approx(np.mean(np.abs(error)))
+    assert scores["r2"] == pytest.approx(np.mean(r2))
+    assert nncore.regression_scores(y[:, :1], y[:, 0])["r2"] == 1.0  # (n, 1) against (n,)
