@@ -22,9 +22,9 @@ from pathlib import Path
 
 from runner.checks import check_objective
 from runner.errors import ConfigError
+from runner.metric_names import higher_is_better
 
 DEFAULT_STUDY = "nnrunner"
-MAXIMIZED = ("val_accuracy", "train_accuracy", "best_val_accuracy")
 NO_PRUNER = "optuna.pruners.NopPruner"
 
 
@@ -155,7 +155,7 @@ def directions(sweeper, names):
 
     given = sweeper.get("direction")
     if given is None:
-        return ["maximize" if name in MAXIMIZED else "minimize" for name in names]
+        return ["maximize" if higher_is_better(name) else "minimize" for name in names]
     found = list(given) if isinstance(given, (list, ListConfig)) else [given]
     found = [getattr(d, "name", d) for d in found]
     for d in found:
