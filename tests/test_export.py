@@ -81,6 +81,39 @@ def test_export_to_a_local_store_is_searchable_and_idempotent(sweep, tmp_path):
     _check_exported(mlflow.tracking.MlflowClient(uri), "spiral", ledger)
 
 
+def test_artifacts_go_beside_the_store_not_into_the_working_folder(sweep, tmp_path):
+    """As `mlflow server --default-artifact-root` does: sqlite:///x/mlflow.db keeps the runs'
+    files in x/mlartifacts, whatever folder the export is run from."""
+    store = tmp_path / "x"
+    store.mkdir()
+    result = _export(
+        sweep, "--tracking-uri", f"sqlite:///{store / 'mlflow.db'}", "--experiment", "a b"
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (sweep / "mlruns").exists() and not (sweep / "mlartifacts").exists()
+    copied = sorted(
+        p.relative_to(store) for p in store.glob("mlartifacts/*/*/artifacts/metrics.csv")
+    )
+    assert len(copied) == 2 and all(p.parts[1] == "a_b" for p in copied)
+    client = mlflow.tracking.MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    location = client.get_experiment_by_name("a b").artifact_location
+    assert location == (store / "mlartifacts" / "a_b").as_uri()
+
+
+@pytest.mark.parametrize("where", ["uri", "path"])
+def test_a_file_store_mlflow_refuses_is_one_line_with_the_fix(sweep, tmp_path, where):
+    store = tmp_path / "runs" / "mlruns"
+    uri = store.as_uri() if where == "uri" else str(store)
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_ALLOW_FILE_STORE"}
+    result = _export(sweep, "--tracking-uri", uri, env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"export: MLflow 3 refuses the file store {uri} unless MLFLOW_ALLOW_FILE_STORE=true is "
+        f"set; use a database store, --tracking-uri sqlite:///{tmp_path / 'runs' / 'mlflow.db'}, "
+        "or set the variable"
+    ]
+
+
 def test_export_to_a_file_store(sweep, tmp_path):
     """MLflow 3 keeps the ./mlruns file store for those who opt in; it works there too."""
     ledger = pd.read_csv(sweep / "outputs" / "runs.csv", dtype={"run_key": str})

@@ -14,14 +14,20 @@ tags, and an exported run is skipped next time. A run whose export was cut short
 ``nnrunner.export=complete`` tag) is replaced.
 
 The default store is ``$MLFLOW_TRACKING_URI`` when set, as for MLflow itself, else MLflow's own
-default, SQLite in ``./mlflow.db``. MLflow 3 refuses a new
-file store (``./mlruns``) unless ``MLFLOW_ALLOW_FILE_STORE=true`` is set, and it is in
-maintenance mode. A ``file:`` URI works when that variable is set.
+default, SQLite in ``./mlflow.db``. MLflow 3 refuses a file store (``./mlruns``) unless
+``MLFLOW_ALLOW_FILE_STORE=true`` is set, and it is in maintenance mode: without the variable
+the export says so in one line. A ``file:`` URI works when that variable is set.
+
+Artifacts go next to the store, as ``mlflow server --default-artifact-root`` puts them: an
+experiment the export makes in ``sqlite:///x/mlflow.db`` keeps its runs' files in
+``x/mlartifacts/<experiment>``, never in ``./mlruns`` of whatever folder the export ran in (a
+file store keeps them inside itself; a server decides for itself).
 """
 
 import argparse
 import math
 import os
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -34,6 +40,7 @@ from runner.analysis import grouping
 from runner.analysis.compare import CompareError, selected_runs
 
 DEFAULT_URI = "sqlite:///mlflow.db"
+ARTIFACTS = "mlartifacts"  # beside a SQLite store, as `mlflow server` names its artifact root
 DEFAULT_EXPERIMENT = "nnrunner"
 STATUS = {  # the runner's status -> MLflow's RunStatus
     "ok": "FINISHED",
@@ -65,7 +72,7 @@ class ExportError(Exception):
 def export(runs, tracking_uri=DEFAULT_URI, experiment=DEFAULT_EXPERIMENT, say=print):
     """Put ``runs`` (ledger rows) into MLflow -> (exported, already there)."""
     client = _client(tracking_uri)
-    experiment_id = _experiment(client, experiment)
+    experiment_id = _experiment(client, experiment, artifact_location(tracking_uri, experiment))
     done, partial = _exported(client, experiment_id)
     for run_id in partial:
         client.delete_run(run_id)
@@ -95,7 +102,43 @@ def _client(tracking_uri):
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # "Creating initial tables..." is noise
     if tracking_uri.startswith(("http://", "https://")):
         _check_reachable(tracking_uri)
-    return MlflowClient(tracking_uri=tracking_uri)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient(tracking_uri=tracking_uri)
+    except MlflowException as error:
+        if "MLFLOW_ALLOW_FILE_STORE" in str(error):
+            raise ExportError(_file_store_refused(tracking_uri)) from None
+        raise ExportError(f"MLflow: {str(error).splitlines()[0]}") from None
+
+
+def _file_store_refused(tracking_uri):
+    """MLflow 3's refusal of a file store, as one line with both ways out."""
+    folder = Path(_local_path(tracking_uri)).parent
+    return (
+        f"MLflow 3 refuses the file store {tracking_uri} unless MLFLOW_ALLOW_FILE_STORE=true is "
+        f"set; use a database store, --tracking-uri sqlite:///{folder / 'mlflow.db'}, or set "
+        "the variable"
+    )
+
+
+def _local_path(uri):
+    """The path of a ``file:`` URI or a plain path (MLflow reads both as a file store)."""
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(uri).path) if uri.startswith("file:") else uri
+
+
+def artifact_location(tracking_uri, experiment):
+    """Where a new experiment keeps its runs' files: ``mlartifacts/<experiment>`` beside a SQLite
+    store; None (MLflow's own choice) for a server, a file store or another database."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    database = tracking_uri.removeprefix("sqlite:///").split("?", 1)[0]
+    if database in ("", ":memory:"):
+        return None
+    folder = re.sub(r"[^\w.-]+", "_", experiment).strip(".") or "experiment"
+    return (Path(database).parent / ARTIFACTS / folder).resolve().as_uri()
 
 
 def _check_reachable(uri):
@@ -111,14 +154,17 @@ def _check_reachable(uri):
         ) from None
 
 
-def _experiment(client, name):
+def _experiment(client, name, artifacts=None):
+    """The experiment's id, made (keeping its files in ``artifacts``) when it is new."""
     from mlflow.exceptions import MlflowException
 
     try:
         found = client.get_experiment_by_name(name)
         if found is not None and found.lifecycle_stage == "deleted":
             client.restore_experiment(found.experiment_id)
-        return found.experiment_id if found is not None else client.create_experiment(name)
+        if found is not None:
+            return found.experiment_id
+        return client.create_experiment(name, artifact_location=artifacts)
     except MlflowException as error:
         raise ExportError(f"MLflow: {str(error).splitlines()[0]}") from None
 
