@@ -122,31 +122,30 @@ def resolve_run(ref, sources=None):
 
 
 def best_run(runs, sources):
-    """The ok run with the best value of the runs' objective (val_loss unless they say)."""
-    from runner.analysis.compare import higher_is_better
+    """The ok run with the best value of the runs' objective, in its direction: the rule
+    ``runner.compare`` ranks by (``grouping.default_metric``), so both name the same run."""
+    import pandas as pd
+
+    from runner.analysis import grouping
+    from runner.metric_names import higher_is_better
 
     if not sources:
         raise PredictError("best: say whose best with --from SWEEP_DIR (or a ledger)")
     ok = runs[runs["status"] == "ok"]
     if not len(ok):
         raise PredictError(f"best: no ok run in {', '.join(sources)}")
-    datasets = ok[[c for c in ("data", "data.path") if c in ok]].drop_duplicates()
-    if len(datasets) > 1:
-        shown = ", ".join(" ".join(str(v) for v in row if v == v) for row in datasets.values)
+    sections = grouping.sections(ok)
+    if len(sections) > 1:
+        shown = "; ".join(title for title, _ in sections)
         raise PredictError(
-            f"best: the runs in {', '.join(sources)} are on different data ({shown}); pass "
-            "one sweep's folder, or pick one run by folder, run_id or run_key"
+            f"best: the runs in {', '.join(sources)} are on different data, tasks or "
+            f"objectives ({shown}); pass one sweep's folder, or pick one run by folder, run_id "
+            "or run_key"
         )
-    objectives = ok["objective"].dropna().unique() if "objective" in ok else []
-    if len(objectives) > 1:
-        raise PredictError(
-            f"best: the runs optimise different objectives ({', '.join(map(str, objectives))}); "
-            "pick one run by folder, run_id or run_key"
-        )
-    metric = str(objectives[0]) if len(objectives) else "val_loss"
-    if metric not in ok or ok[metric].isna().all():
-        metric = "val_loss"
-    values = ok[metric].astype(float)
+    metric = grouping.default_metric(ok)
+    if metric is None:
+        raise PredictError(f"best: the ok runs in {', '.join(sources)} have no metric values")
+    values = pd.to_numeric(ok[metric], errors="coerce")
     index = values.idxmax() if higher_is_better(metric) else values.idxmin()
     row = ok.loc[index]
     print(f"best of {len(ok)} ok runs on {metric}: {row['run_dir']}", file=sys.stderr)

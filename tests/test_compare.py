@@ -57,7 +57,7 @@ def test_cli_prints_table_and_writes_csv(tmp_path, capsys):
     assert main([str(_runs(tmp_path)), "--metric", "val_accuracy", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "ranked by val_accuracy at the last epoch (higher is better)" in printed
-    assert "not averaged: 1 runs" in printed
+    assert "not averaged: 1 run did not finish ok" in printed
     assert pd.read_csv(out)["optimizer.learning_rate"].tolist() == [0.1, 0.01, 1.0]
 
 

@@ -30,7 +30,7 @@ def _ledger(tmp_path, effect=0.03, seeds=20, spread=0.01, extra=()):
                     "model": "dense2",
                     "data": "spiral",
                     "loss": "categorical_crossentropy",
-                    "objective": "val_loss",
+                    "objective": "val_accuracy",  # what ranks them, as in predict best
                     "seed": seed,
                     "optimizer.learning_rate": lr,
                     "val_accuracy": centre + shared[seed] + rng.normal(0, spread),
@@ -53,7 +53,7 @@ def test_a_known_gap_is_separated_at_twenty_seeds_and_tied_at_three(tmp_path):
     assert list(table["optimizer.learning_rate"]) == [0.05, 0.01]
     assert list(table["vs_best"]) == ["best", ""]
     few = _table(_ledger(tmp_path, seeds=3))
-    assert list(few["vs_best"]) == ["best", "tied"]
+    assert list(few["vs_best"]) == ["tied best", "tied best"]  # "best" only where separated
     assert few["p_value"].iloc[1] >= 0.05
 
 
@@ -85,7 +85,7 @@ def test_sections_keep_regression_and_other_datasets_apart(tmp_path):
     path = _ledger(tmp_path, seeds=3, extra=[sine])
     found = sections(pd.read_csv(path))
     assert [title for title, _ in found] == [
-        "data=spiral · classification · objective=val_loss",
+        "data=spiral · classification · objective=val_accuracy",
         "data=sine · regression · objective=val_loss",
     ]
 
@@ -107,7 +107,7 @@ def test_cli_prints_intervals_ties_and_repeats(tmp_path, capsys):
     assert main([str(path), str(tmp_path / "again.csv"), "--seeds-needed"]) == 0
     out = capsys.readouterr().out
     assert "6 runs (6 repeats of the same experiments not counted" in out
-    assert "±" in out and "tied (p=" in out and "seeds needed: about" in out
+    assert "±" in out and "tied best (p=" in out and "seeds needed: about" in out
     assert main([str(path), str(tmp_path / "again.csv"), "--all-repeats"]) == 0
     assert "12 runs" in capsys.readouterr().out
 
@@ -200,3 +200,142 @@ def test_only_changed_hides_what_every_row_shares(tmp_path, capsys):
     assert header().split()[:2] == ["model", "optimizer.learning_rate"]
     assert main([path, "--by", "model,optimizer.learning_rate", "--only-changed"]) == 0
     assert header().split() == ["optimizer.learning_rate", "n", "val_accuracy", "vs", "best"]
+
+
+def _csv_runs(name, sha, target, classes, accuracies, objective="val_loss"):
+    return [
+        {
+            "run_id": f"{name}-{seed}",
+            "run_key": f"{sha[:4]}{seed:012d}",
+            "status": "ok",
+            "model": "dense2",
+            "data": "csv",
+            "data.path": f"/data/{name}",
+            "run_dir": f"/runs/{name}/{seed}",
+            "data.target": target,
+            "data_sha256": sha * 16,
+            "data.task": "classification",
+            "loss": "categorical_crossentropy",
+            "objective": objective,
+            "seed": seed,
+            "model.width": 16,
+            "val_accuracy": accuracy,
+            "val_loss": 1 - accuracy,
+        }
+        for seed, accuracy in enumerate(accuracies)
+    ]
+
+
+def test_two_files_never_share_a_section_and_a_renamed_copy_keeps_its_own(tmp_path, capsys):
+    rows = _csv_runs("iris.csv", "1a2b", "species", 3, [0.97, 0.96, 0.97])
+    rows += _csv_runs("glass.csv", "9f8e", "type", 7, [0.70, 0.71, 0.69])
+    rows += _csv_runs("iris_copy.csv", "1a2b", "species", 3, [0.95, 0.95])
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    found = sections(pd.read_csv(path, dtype={"data_sha256": str}))
+    titles = [title for title, _ in found]
+    assert titles == [
+        "data=csv iris.csv, iris_copy.csv (target species, sha256 1a2b1a2b) · classification · objective=val_loss",
+        "data=csv glass.csv (target type, sha256 9f8e9f8e) · classification · objective=val_loss",
+    ]
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("== data=csv") == 2 and "p=" not in out.split("== data=csv glass")[1]
+
+
+def test_a_lone_run_is_listed_not_ranked_and_best_needs_the_statistics(tmp_path, capsys):
+    rows = _csv_runs("iris.csv", "1a2b", "species", 3, [0.90, 0.91, 0.90, 0.91, 0.90])
+    rows += [
+        dict(
+            r,
+            run_id="lone",
+            run_key="lone" * 4,
+            **{"model.width": 64, "val_accuracy": 0.99, "val_loss": 0.01},
+        )
+        for r in rows[:1]
+    ]
+    rows += [
+        dict(
+            r,
+            run_id=f"w4-{i}",
+            run_key=f"w4{i:014d}",
+            **{"model.width": 4, "val_accuracy": 0.5 + i / 100, "val_loss": 0.5 - i / 100},
+        )
+        for i, r in enumerate(rows[:5])
+    ]
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    table = compare(pd.read_csv(path), ["model.width"], "val_loss")[0]
+    # width 64's single run has the lowest loss, but one run is listed after the ranked groups
+    assert list(table["model.width"]) == [16, 4, 64]
+    assert list(table["vs_best"]) == ["best", "", "n=1"]
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ranked by val_loss, the runs' objective at the last epoch (lower is better)" in out
+
+
+def test_predict_best_and_compare_name_the_same_run(tmp_path):
+    from runner.predict import best_run
+
+    rows = _csv_runs("iris.csv", "1a2b", "species", 3, [0.90, 0.95, 0.80])
+    rows[0]["val_loss"] = 0.01  # the lowest val_loss (the objective) is not the top accuracy
+    runs = pd.DataFrame(rows)
+    assert best_run(runs, ["sweep"])["run_id"] == "iris.csv-0"
+    assert grouping_default_metric(runs) == "val_loss"
+
+
+def grouping_default_metric(runs):
+    from runner.analysis.grouping import default_metric
+
+    return default_metric(runs)
+
+
+def test_diff_shows_each_value_as_the_config_holds_it(tmp_path):
+    rows = _csv_runs("iris.csv", "1a2b", "species", 3, [0.9, 0.8])
+    rows[1].update(
+        {
+            "optimizer.epsilon": 1e-07,
+            "optimizer.decay": 0.0005,
+            "trainer.epochs": 10000,
+            "model.width": 64,
+        }
+    )
+    rows[0].update({"optimizer.epsilon": 1e-08, "optimizer.decay": 0.0, "trainer.epochs": 2000})
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    from runner.analysis.compare import diff, load_runs
+
+    text = diff(load_runs([str(path)]), "iris.csv-0", "iris.csv-1")
+    table = {
+        line.split()[0]: line.split()[1:]
+        for line in text.splitlines()
+        if line.strip().startswith(("optimizer.", "trainer.", "model."))
+    }
+    assert table["optimizer.epsilon"] == ["1e-08", "1e-07"]
+    assert table["optimizer.decay"] == ["0", "0.0005"]
+    assert table["trainer.epochs"] == ["2000", "10000"]
+    assert table["model.width"] == ["16", "64"]
+
+
+def test_pivot_says_what_each_cell_averages_over(tmp_path, capsys):
+    rows = []
+    for width in (4, 16):
+        for lr in (0.01, 0.05):
+            for l2 in (0.0, 0.001):
+                rows += [
+                    dict(
+                        r,
+                        run_id=f"{width}-{lr}-{l2}-{r['seed']}",
+                        run_key=f"{width:02d}{int(lr * 100):02d}{int(l2 * 1000)}{r['seed']:011d}",
+                        **{"model.width": width, "optimizer.learning_rate": lr, "search.l2": l2},
+                    )
+                    for r in _csv_runs("iris.csv", "1a2b", "species", 3, [0.9, 0.8])
+                ]
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    assert main([str(path), "--pivot", "model.width", "optimizer.learning_rate"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "val_loss, model.width x optimizer.learning_rate: each cell is the mean over seeds, search.l2"
+        in out
+    )

@@ -4,6 +4,7 @@ import argparse
 import difflib
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,15 +13,33 @@ import pandas as pd
 
 from runner.analysis import grouping, query, stats
 from runner.analysis.grouping import GROUP_CHOICES
+from runner.metric_names import higher_is_better
 from runner.records import UNRECORDED, read_runs
 
-METRICS = ["val_accuracy", "val_loss", "train_accuracy", "train_loss"]
+# shown beside the ranked metric, those the runs have values of (accuracy for classification;
+# RMSE, MAE and R² for regression)
+METRICS = [
+    "val_accuracy",
+    "val_rmse",
+    "val_r2",
+    "val_loss",
+    "train_accuracy",
+    "train_rmse",
+    "train_loss",
+    "val_mae",
+]
 CURVE_METRICS = set(METRICS)  # columns of metrics.csv that make a curve
 # shown beside the ranked metric when runs have a test split; never ranked by default: picking
 # the best run on its test figure would make that figure as optimistic as the validation one
-TEST_METRICS = ["test_accuracy", "test_loss"]
+TEST_METRICS = ["test_accuracy", "test_rmse", "test_r2", "test_loss"]
 DEFAULT_LEDGER = Path("outputs") / "runs.csv"
-TEXT_COLUMNS = {"run_id": str, "run_key": str, "reused_from": str, "run_dir": str}
+TEXT_COLUMNS = {
+    "run_id": str,
+    "run_key": str,
+    "reused_from": str,
+    "run_dir": str,
+    "data_sha256": str,
+}
 
 
 class CompareError(Exception):
@@ -80,10 +99,6 @@ def count_unrecorded(runs):
     return int(runs["message"].astype(str).str.startswith(UNRECORDED).sum())
 
 
-def higher_is_better(metric):
-    return "acc" in metric
-
-
 def default_by(runs):
     """The config keys that tell the ok runs' groups apart (see ``grouping.default_by``); when
     every run shares one config, its model choice, so the table has one row."""
@@ -124,10 +139,8 @@ def compare(runs, by, metric, level=0.95, method="t", at="last", seed=0, ties=Tr
     ok = runs[runs["status"] == "ok"]
     _check_numeric(ok, metric)
     values, _ = grouping.values_at(ok, metric, at)
-    others = [m for m in METRICS if m in runs.columns and m != metric]
-    tested = [
-        m for m in TEST_METRICS if m in ok and pd.to_numeric(ok[m], errors="coerce").notna().any()
-    ]
+    others = [m for m in METRICS if m != metric and _has_values(ok, m)]
+    tested = [m for m in TEST_METRICS if _has_values(ok, m)]
     extra = [*others, *tested, *(["seconds"] if "seconds" in runs.columns else [])]
     frame = ok[by].copy()
     frame["_value"] = values
@@ -152,11 +165,16 @@ def compare(runs, by, metric, level=0.95, method="t", at="last", seed=0, ties=Tr
         counts = not_ok.groupby(by, dropna=False).size().rename("_not_ok").reset_index()
         table = table.merge(counts, on=by, how="left")
         table["not_ok"] = table.pop("_not_ok").fillna(0).astype(int)
-    order = (
-        table[f"{metric}_mean"]
-        .sort_values(ascending=not higher_is_better(metric), na_position="last", kind="stable")
-        .index
+    # groups of fewer than 2 runs are listed after the ranked ones: one run is not a ranking
+    ranked = pd.DataFrame(
+        {"few": [len(v) < 2 for v in samples], "mean": table[f"{metric}_mean"]}
+    ).sort_values(
+        ["few", "mean"],
+        ascending=[True, not higher_is_better(metric)],
+        na_position="last",
+        kind="stable",
     )
+    order = ranked.index
     table = table.loc[order].reset_index(drop=True)
     samples = [samples[i] for i in order]
     seeds = [seeds[i] for i in order]
@@ -164,10 +182,18 @@ def compare(runs, by, metric, level=0.95, method="t", at="last", seed=0, ties=Tr
         table["vs_best"], table["p_value"] = _against_best(
             samples, seeds, table[f"{metric}_low"], table[f"{metric}_high"], level
         )
-    else:
-        table["vs_best"] = ["best"] + [""] * (len(table) - 1)
+    else:  # no test, no claim: a ranking without one is only an order
+        table["vs_best"] = [_few(v) for v in samples]
         table["p_value"] = math.nan
     return table, not_ok
+
+
+def _has_values(runs, column):
+    return column in runs and pd.to_numeric(runs[column], errors="coerce").notna().any()
+
+
+def _few(values):
+    return f"n={len(values)}" if len(values) < 2 else ""
 
 
 def _per_group(codes, groups, values, ok):
@@ -187,25 +213,23 @@ def _per_group(codes, groups, values, ok):
 
 
 def _against_best(samples, seeds, low, high, level):
-    """Per group: "best", "tied" (its interval overlaps the best one's and a test on the runs
-    cannot tell them apart at ``level``), "" (worse) or "n=1", with the test's p-value."""
-    verdicts, p_values = [], []
-    for i, (values, seed_values) in enumerate(zip(samples, seeds, strict=True)):
-        if i == 0:
-            verdicts.append("best" if len(values) else "")
-            p_values.append(math.nan)
-            continue
-        if len(values) < 2 or len(samples[0]) < 2:
-            verdicts.append(f"n={len(values)}" if len(values) < 2 else "")
-            p_values.append(math.nan)
-            continue
+    """Per group, in table order (the groups of 2 runs or more first, best mean first):
+    ``best`` (every other ranked group is told apart from it at ``level``), ``tied best`` (it
+    and every group a test cannot tell from it; the first's p-value is empty), "" (worse),
+    ``n=1`` (one run: listed, not ranked), with the test's p-value."""
+    verdicts, p_values = [_few(v) for v in samples], [math.nan] * len(samples)
+    if not samples or len(samples[0]) < 2:
+        return verdicts, p_values
+    rivals = [i for i in range(1, len(samples)) if len(samples[i]) >= 2]
+    for i in rivals:
         if high.iloc[i] < low.iloc[0] or low.iloc[i] > high.iloc[0]:  # apart: no test needed
-            verdicts.append("")
-            p_values.append(math.nan)
             continue
-        p, _ = stats.difference_test(samples[0], values, seeds[0], seed_values)
-        verdicts.append("tied" if p >= 1 - level else "")
-        p_values.append(p)
+        p, _ = stats.difference_test(samples[0], samples[i], seeds[0], seeds[i])
+        p_values[i] = p
+        if p >= 1 - level:
+            verdicts[i] = "tied best"
+    if rivals:
+        verdicts[0] = "tied best" if "tied best" in verdicts else "best"
     return verdicts, p_values
 
 
@@ -234,9 +258,9 @@ def _short(value):
 def group_curves(runs, by, metric):
     """{group label: DataFrame(epoch, one column per ok run)} of ``metric`` per epoch, read from
     each run's metrics.csv (runs whose folder is gone are skipped)."""
-    column = (
-        metric if metric in CURVE_METRICS else ("val_accuracy" if "acc" in metric else "val_loss")
-    )
+    plain = metric.removeprefix("best_").removeprefix("test_").removeprefix("val_")
+    column = metric if metric in CURVE_METRICS else f"val_{plain}"
+    column = column if column in CURVE_METRICS else "val_loss"
     curves = {}
     ok = runs[runs["status"] == "ok"]
     for key, group in ok.groupby(by, dropna=False, sort=False):
@@ -263,6 +287,15 @@ def pivot(runs, row, column, metric):
     return ok.pivot_table(index=row, columns=column, values=metric, aggfunc="mean")
 
 
+def _pivot_means(runs, by, shown):
+    """What each cell of a pivot is the mean of: the seeds, and every grouping key not shown."""
+    ok = runs[runs["status"] == "ok"]
+    hidden = [c for c in by if c not in shown and c in ok and ok[c].nunique(dropna=False) > 1]
+    over = ", ".join(["seeds", *hidden]) if hidden else "seeds"
+    section = "" if len(runs) == len(ok) else " (ok runs only)"
+    return f"each cell is the mean over {over}{section}"
+
+
 def _useful_columns(runs):
     return [c for c in runs.columns if c in GROUP_CHOICES or "." in c or c in METRICS][:25]
 
@@ -279,18 +312,32 @@ def format_table(table, digits=4):
     return shown.to_string(index=False, float_format=lambda v: f"{v:.{digits}g}", na_rep="-")
 
 
-def format_not_ok(not_ok, width=110):
-    """The runs left out of the averages, with what went wrong."""
-    columns = [
-        c for c in ["run_id", "job", "status", "overrides", "message"] if c in not_ok.columns
-    ]
+def format_not_ok(not_ok, width=None):
+    """The runs left out of the averages, one line each, with what went wrong last, cut to the
+    terminal's width (``width``; 100 columns when not a terminal)."""
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    columns = [c for c in ["run_id", "job", "status", "overrides"] if c in not_ok.columns]
     shown = not_ok[columns].copy()
     for column in ("job",):
         if column in shown and shown[column].notna().all():
             shown[column] = shown[column].astype(int)
-    if "message" in shown:
-        shown["message"] = shown["message"].fillna("").astype(str).str.slice(0, width)
-    return shown.to_string(index=False, na_rep="-")
+    if "overrides" in shown:
+        shown["overrides"] = shown["overrides"].fillna("").astype(str).map(lambda t: _cut(t, 40))
+    lines = shown.to_string(index=False, na_rep="-").splitlines()
+    messages = not_ok["message"].fillna("").astype(str) if "message" in not_ok else None
+    if messages is not None:
+        lines[0] += "  message"
+        lines[1:] = [f"{line}  {m}" for line, m in zip(lines[1:], messages, strict=True)]
+    return "\n".join(_cut(line, width) for line in lines)
+
+
+def _cut(text, width):
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _count(n, word):
+    """``1 run``, ``2 runs``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def add_selection_arguments(parser):
@@ -306,7 +353,7 @@ def add_selection_arguments(parser):
     )
     parser.add_argument(
         "--metric",
-        help="column to rank by (default: val_accuracy for classification, val_loss for regression); losses rank low first, accuracies high first",
+        help="column to rank by (default: the objective the runs recorded, val_loss unless set; the same rule picks predict's best); losses, RMSE and MAE rank low first, accuracies and R² high first",
     )
     parser.add_argument(
         "--pivot",
@@ -437,7 +484,7 @@ def main(argv=None):
             results.append((title, part, by, metric, table, not_ok))
         if all(r[4].empty for r in results) and args.metric is None:
             default_metric(runs)  # raises: the runs have no metric values yet
-        grid = pivot(runs, *args.pivot, results[0][3]) if args.pivot else None
+        grid = pivot(results[0][1], *args.pivot, results[0][3]) if args.pivot else None
     except CompareError as error:
         print(f"compare: {error}", file=sys.stderr)
         return 2
@@ -449,7 +496,10 @@ def main(argv=None):
     if unrecorded and args.format == "text":
         print(f"\nnote: {unrecorded} {UNRECORDED_NOTE}")
     if grid is not None:
-        print(f"\n{results[0][3]} (mean over ok runs), {args.pivot[0]} x {args.pivot[1]}:")
+        title, part, by, metric, *_ = results[0]
+        print(
+            f"\n{metric}, {args.pivot[0]} x {args.pivot[1]}: {_pivot_means(part, by, args.pivot)}"
+        )
         print(grid.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
     if args.out:
         fmt = args.format if args.format in ("json", "markdown") else "csv"
@@ -465,7 +515,7 @@ def main(argv=None):
 def _print_text(results, args, repeats, total):
     level = f"{args.ci:.0%}"
     method = "t" if args.ci_method == "t" else "BCa bootstrap"
-    counted = f"{total} runs" + (
+    counted = _count(total, "run") + (
         f" ({repeats} {'repeat' if repeats == 1 else 'repeats'} of the same experiments not "
         "counted; --all-repeats counts them)"
         if repeats
@@ -477,15 +527,18 @@ def _print_text(results, args, repeats, total):
         at = "at the epoch of lowest val_loss" if args.at == "best" else "at the last epoch"
         if len(results) > 1 or title:
             print(f"\n== {title} ==")
+        recorded = _part.get("objective", pd.Series(dtype=object)).dropna().astype(str)
+        why = ", the runs' objective" if metric in set(recorded) else ""
         print(
-            f"grouped by {', '.join(by)}; ranked by {metric} {at} ({order} is better); "
-            f"± is the {level} {method} interval of the mean; tied: not told apart from the best at {level}\n"
+            f"grouped by {', '.join(by)}; ranked by {metric}{why} {at} ({order} is better); "
+            f"± is the {level} {method} interval of the mean; tied best: not told apart from the "
+            f"best at {level}; a group of one run is listed, not ranked\n"
         )
         print(format_groups(table, by, metric, args.only_changed))
         if args.seeds_needed:
             print(_seeds_needed(table, _part, by, metric, args))
         if len(not_ok):
-            print(f"\nnot averaged: {len(not_ok)} runs did not finish ok")
+            print(f"\nnot averaged: {_count(len(not_ok), 'run')} did not finish ok")
             print(format_not_ok(not_ok))
 
 
@@ -513,7 +566,7 @@ def shown_groups(table, by, metric, only_changed=False, digits=4):
     if table["not_ok"].any():
         shown["not_ok"] = table["not_ok"]
     shown["vs best"] = [
-        f"tied (p={p:.2g})" if verdict == "tied" else verdict
+        f"tied best (p={p:.2g})" if verdict == "tied best" and p == p else verdict
         for verdict, p in zip(table["vs_best"], table["p_value"], strict=True)
     ]
     if only_changed:
@@ -604,7 +657,11 @@ def diff(runs, a, b):
     lines = [f"A: {_describe(first)}", f"B: {_describe(second)}", ""]
     if keys:
         frame = pd.DataFrame(
-            {"key": keys, "A": [first.get(k) for k in keys], "B": [second.get(k) for k in keys]}
+            {
+                "key": keys,
+                "A": [config_value(first.get(k)) for k in keys],
+                "B": [config_value(second.get(k)) for k in keys],
+            }
         )
         lines += [f"{len(keys)} config keys differ:", frame.to_string(index=False, na_rep="-")]
     else:
@@ -628,6 +685,18 @@ def diff(runs, a, b):
     frame["B - A"] = frame["B"] - frame["A"]
     lines += ["", frame.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")]
     return "\n".join(lines)
+
+
+def config_value(value):
+    """A config value as the config holds it: floats in their shortest exact form (1e-07,
+    0.0005, not 0.0), whole numbers without ``.0`` (a CSV column with gaps reads ints as
+    floats), nothing for a key the run did not have."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    return str(value)
 
 
 def _same(x, y):

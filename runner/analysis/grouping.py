@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from runner.metric_names import CLASSIFICATION, REGRESSION
 from runner.records import RUN_COLUMNS
 
 GROUP_CHOICES = ["model", "data", "loss", "optimizer"]
@@ -23,17 +24,38 @@ class GroupingError(Exception):
 
 
 def task_of(runs):
-    """Per run: "regression" (a regression loss) or "classification"."""
+    """Per run: "regression" or "classification": the task the run recorded (``data.task``,
+    resolved from ``auto``); for rows of earlier versions, a regression score or loss."""
     loss = runs.get("loss", pd.Series("", index=runs.index)).astype(str)
-    return loss.map(lambda name: "regression" if name in REGRESSION_LOSSES else "classification")
+    task = loss.map(lambda name: REGRESSION if name in REGRESSION_LOSSES else CLASSIFICATION)
+    if "train_rmse" in runs:
+        task = task.where(runs["train_rmse"].isna(), REGRESSION)
+    if "data.task" in runs:
+        recorded = runs["data.task"].astype(str)
+        task = task.where(~recorded.isin([CLASSIFICATION, REGRESSION]), recorded)
+    return task
+
+
+def dataset_of(runs):
+    """Per run: what identifies its dataset. A CSV is its content's SHA-256 and the target
+    column (a renamed or moved copy is the same dataset, two files never are); rows of earlier
+    versions without the hash fall back to the file's path; generated data is its group."""
+    data = _column(runs, "data").astype(str)
+    target = _column(runs, "data.target").astype(str)
+    path = _column(runs, "data.path").astype(str)
+    sha = _column(runs, "data_sha256").astype(str)
+    by_hash = "sha256:" + sha + " target:" + target
+    by_path = "path:" + path + " target:" + target
+    csv = (data == "csv") | (sha != "")
+    return data.where(~csv, by_hash.where(sha != "", by_path))
 
 
 def sections(runs):
     """[(title, runs)]: one per dataset, task and objective, biggest first; a ledger of one
-    kind gives one section."""
+    kind gives one section. Runs on two different files never share a section."""
     keys = pd.DataFrame(
         {
-            "data": _column(runs, "data"),
+            "dataset": dataset_of(runs),
             "task": task_of(runs),
             "objective": _column(runs, "objective"),
         },
@@ -41,11 +63,11 @@ def sections(runs):
     )
     found = []
     for values, part in keys.groupby(list(keys.columns), dropna=False, sort=False):
-        data, task, objective = (_text(v) for v in values)
+        _, task, objective = (_text(v) for v in values)
         title = " · ".join(
             p
             for p in (
-                f"data={data}" if data else "",
+                _dataset_title(runs.loc[part.index]),
                 task,
                 f"objective={objective}" if objective else "",
             )
@@ -65,10 +87,29 @@ def sections(runs):
     return found
 
 
+def _dataset_title(part):
+    """``data=spiral``, or for a CSV the file's name(s), its target and the start of its hash:
+    ``data=csv iris.csv (target species, sha256 1f2e3d4c)``."""
+    data = _text(_column(part, "data").iloc[0]) if len(part) else ""
+    sha = _column(part, "data_sha256").astype(str)
+    if data != "csv" and not (sha != "").any():
+        return f"data={data}" if data else ""
+    names = _column(part, "data.path").astype(str).map(lambda p: Path(p).name if p else "")
+    names = [n for n in names.value_counts().index if n]
+    shown = ", ".join(names[:2]) + (f" and {len(names) - 2} more" if len(names) > 2 else "")
+    target = _text(_column(part, "data.target").iloc[0])
+    about = [
+        f"target {target}" if target else "",
+        f"sha256 {sha.iloc[0][:8]}" if sha.iloc[0] else "",
+    ]
+    about = ", ".join(a for a in about if a)
+    return " ".join(p for p in ("data=csv", shown, f"({about})" if about else "") if p)
+
+
 def _says_nothing(part):
     return all(
         name not in part or part[name].isna().all() or (part[name].astype(str) == "").all()
-        for name in ("data", "objective")
+        for name in ("data", "objective", "data_sha256")
     )
 
 
@@ -83,10 +124,15 @@ def _text(value):
 
 
 def default_metric(runs):
-    """val_accuracy for classification, val_loss for regression, else what there is."""
-    task = task_of(runs).iloc[0] if len(runs) else "classification"
-    preferred = ["val_loss", "train_loss"] if task == "regression" else []
-    for metric in [*preferred, "val_accuracy", "val_loss", "train_accuracy", "train_loss"]:
+    """What ranks the runs, everywhere (compare, report, ``predict best``): the objective they
+    recorded (``objective``, val_loss unless set), in its direction; for runs that recorded
+    none or no value of it, val_accuracy (classification) or val_loss (regression)."""
+    objectives = _column(runs, "objective").astype(str)
+    objectives = [o for o in objectives.unique() if o]
+    preferred = objectives[:1] if len(objectives) == 1 else []
+    task = task_of(runs).iloc[0] if len(runs) else CLASSIFICATION
+    fallback = ["val_loss", "val_rmse"] if task == REGRESSION else ["val_accuracy", "val_loss"]
+    for metric in [*preferred, *fallback, "train_accuracy", "train_rmse", "train_loss"]:
         if metric in runs.columns and pd.to_numeric(runs[metric], errors="coerce").notna().any():
             return metric
     return None
