@@ -339,3 +339,50 @@ def test_pivot_says_what_each_cell_averages_over(tmp_path, capsys):
         "val_loss, model.width x optimizer.learning_rate: each cell is the mean over seeds, search.l2"
         in out
     )
+
+
+def test_the_not_ok_table_fits_the_width_with_the_message_last():
+    from runner.analysis.compare import format_not_ok
+
+    not_ok = pd.DataFrame(
+        {
+            "run_id": ["r1", "r2"],
+            "status": ["failed", "diverged"],
+            "overrides": ["model.width=0 " + "x" * 80, "optimizer.learning_rate=50"],
+            "message": ["model.width=0: must be a positive integer " * 6, "loss became NaN"],
+        }
+    )
+    lines = format_not_ok(not_ok, width=100).splitlines()
+    assert len(lines) == 3 and all(len(line) <= 100 for line in lines)
+    assert lines[0].split()[-1] == "message" and lines[1].endswith("…")
+    assert lines[2].endswith("loss became NaN")
+
+
+def test_a_regression_section_ranks_and_shows_rmse_not_accuracy(tmp_path, capsys):
+    rows = [
+        {
+            "run_id": f"sine-{width}-{seed}",
+            "run_key": f"{width:04d}{seed:012d}",
+            "status": "ok",
+            "data": "sine",
+            "data.task": "regression",
+            "loss": "mse",
+            "objective": "val_rmse",
+            "seed": seed,
+            "model.width": width,
+            "val_accuracy": None,
+            "val_rmse": 0.1 * width + 0.01 * seed,
+            "val_r2": 1 - 0.01 * width,
+            "val_loss": (0.1 * width) ** 2,
+        }
+        for width in (1, 2)
+        for seed in range(3)
+    ]
+    path = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "== data=sine · regression · objective=val_rmse ==" in out
+    assert "ranked by val_rmse, the runs' objective at the last epoch (lower is better)" in out
+    header = next(line for line in out.splitlines() if "vs best" in line).split()
+    assert "val_r2" in header and not any("accuracy" in column for column in header)
