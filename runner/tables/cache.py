@@ -27,30 +27,32 @@ CACHE_VERSION = 3
 HEADER = "header.json"
 
 
-def read_table(path, cache_dir=None):
-    """The CSV at ``path`` as a :class:`Table`; with ``cache_dir``, through the cache."""
+def read_table(path, cache_dir=None, sep=","):
+    """The CSV at ``path``, fields separated by ``sep``, as a :class:`Table`; with
+    ``cache_dir``, through the cache."""
     path = Path(path)
     if cache_dir is None:
-        return _parse(path)
+        return _parse(path, sep)
     cache_dir = Path(cache_dir)
-    cached = cache_dir / f"csv-{_known_hash(path, cache_dir)}-v{CACHE_VERSION}"
+    how = "" if sep == "," else f"-sep{ord(sep)}"  # another separator, another table
+    cached = cache_dir / f"csv-{_known_hash(path, cache_dir)}{how}-v{CACHE_VERSION}"
     if (cached / HEADER).is_file():
         try:
             return _load(cached, path.name)
         except (OSError, ValueError, KeyError):  # damaged: parse again and replace it
             shutil.rmtree(cached, ignore_errors=True)
-    table = _parse(path)
+    table = _parse(path, sep)
     with contextlib.suppress(OSError):  # a full disk costs the next job a parse, not this run
         _save(table, cached)
     return table
 
 
-def _parse(path):
+def _parse(path, sep=","):
     import pandas as pd
 
     from runner.tables.encoding import table_from_frame
 
-    return table_from_frame(pd.read_csv(path), path.name)
+    return table_from_frame(pd.read_csv(path, sep=sep), path.name)
 
 
 def _known_hash(path, cache_dir):
