@@ -21,6 +21,7 @@ from runner.tables.encoding import (
     CLASSIFICATION,
     PREPROCESSING_FILE,
     Encoding,
+    Tally,
     table_from_frame,
 )
 
@@ -37,12 +38,21 @@ def main(argv=None):
     try:
         run_dir = resolve_run(args.run, args.sources)
         predictor = Predictor.load(run_dir)
+        tally = Tally()
         written = predictor.predict_file(
-            Path(args.csv), args.out, proba=args.proba, unknown=args.unknown, keep=args.keep
+            Path(args.csv),
+            args.out,
+            proba=args.proba,
+            unknown=args.unknown,
+            keep=args.keep,
+            sep=args.sep,
+            tally=tally,
         )
     except PredictError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return 2  # a usage error: the run, the file or an option (README, "Exit codes")
+    for line in tally_notes(tally, written, predictor.encoding):
+        print(f"note: {line}", file=sys.stderr)
     if args.out:
         print(f"{written} predictions from {_shown(run_dir)} -> {args.out}", file=sys.stderr)
     return 0
@@ -78,8 +88,15 @@ def _parse_args(argv):
     parser.add_argument(
         "--unknown",
         choices=("error", "ignore"),
-        default="error",
-        help="a category the training rows did not have: error (default), or ignore (all zeros)",
+        default="ignore",
+        help="a category the training rows did not have: ignore (default: encoded as unknown, "
+        "all zeros, and counted), or error",
+    )
+    parser.add_argument(
+        "--sep",
+        default=None,
+        help="the character between fields of NEW_CSV (auto, ';', tab, ...); default: the "
+        "run's data.sep (auto: detected again from the file's first lines)",
     )
     parser.add_argument(
         "--keep",
@@ -187,10 +204,12 @@ class Predictor:
             raise PredictError(f"{preprocessing} is damaged ({error})") from None
         return cls(run_dir, encoding, _model(config, encoding, params))
 
-    def predict_table(self, table, proba=True, unknown="error"):
-        """Table -> {output column: values} for its rows."""
+    def predict_table(self, table, proba=True, unknown="error", tally=None):
+        """Table -> {output column: values} for its rows; ``tally`` counts unseen categories
+        and filled cells."""
+        where = f"{table.name}: "
         try:
-            X = self.encoding.encode(table, unknown=unknown, where=f"{table.name}: ", consume=True)
+            X = self.encoding.encode(table, unknown, where, consume=True, tally=tally)
         except ValueError as error:
             raise PredictError(str(error)) from None
         outputs = self.model.predict(X.astype(self.model.dtype, copy=False))
@@ -207,46 +226,95 @@ class Predictor:
                 columns[f"proba_{label}"] = column
         return columns
 
-    def predict_file(self, path, out=None, proba=True, unknown="error", keep=()):
-        """Predict every row of the CSV at ``path`` -> rows written (to ``out``, or stdout)."""
+    def predict_file(
+        self, path, out=None, proba=True, unknown="error", keep=(), sep=None, tally=None
+    ):
+        """Predict every row of the CSV at ``path`` -> rows written (to ``out``, or stdout).
+        ``sep``: its separator (default: the run's data.sep; auto detects it)."""
         import pandas as pd
 
         if not path.is_file():
             raise PredictError(f"{path}: no such file")
+        sep = self._separator(path, sep)
         text_columns = {f.name: str for f in self.encoding.features if f.kind == CATEGORICAL}
         try:
-            header = pd.read_csv(path, nrows=0).columns.map(str)
+            header = pd.read_csv(path, nrows=0, sep=sep).columns.map(str)
         except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
             raise PredictError(f"{path} is not a readable CSV file ({error})") from None
-        missing = [f.name for f in self.encoding.features if f.name not in header]
-        missing += [c for c in keep if c not in header and c not in missing]
-        if missing:
-            raise PredictError(
-                f"{path.name} has no column {', '.join(repr(m) for m in missing)}; the model "
-                f"takes {', '.join(f.name for f in self.encoding.features)}"
-            )
+        self._check_columns(path, header, keep, sep)
         wanted = [f.name for f in self.encoding.features] + [c for c in keep if c]
         bar = _bar(path)
         with _output(out) as stream:
             written = 0
             chunks = pd.read_csv(
                 path,
+                sep=sep,
                 usecols=list(dict.fromkeys(wanted)),
                 dtype={c: t for c, t in text_columns.items()},
                 keep_default_na=True,
                 chunksize=CHUNK_ROWS,
             )
             for chunk in chunks:
+                if not len(chunk):
+                    continue
                 table = table_from_frame(chunk, path.name)
                 table.offset = written
                 columns = {c: chunk[c].to_numpy() for c in keep}
-                columns.update(self.predict_table(table, proba, unknown))
+                columns.update(self.predict_table(table, proba, unknown, tally))
                 frame = pd.DataFrame(columns)
                 frame.to_csv(stream, index=False, header=written == 0, float_format="%.6g")
                 written += len(chunk)
                 bar.update(len(chunk))
             bar.close()
+            if not written:
+                raise PredictError(f"{path.name} has a header but no rows: nothing to predict")
         return written
+
+    def _separator(self, path, given):
+        from runner.errors import ConfigError
+        from runner.tables.separator import resolve_sep, shown
+
+        try:
+            sep = resolve_sep(self.encoding.sep if given is None else given, path)
+        except ConfigError as error:
+            raise PredictError(f"--sep {given}: {error.problem}") from None
+        if sep != ",":
+            print(f"note: read {path.name} as {shown(sep)}", file=sys.stderr)
+        return sep
+
+    def _check_columns(self, path, header, keep, sep):
+        """Every feature column (and --keep column) is in the file's ``header``."""
+        from runner.tables.separator import CANDIDATES, shown
+
+        missing = [f.name for f in self.encoding.features if f.name not in header]
+        missing += [c for c in keep if c not in header and c not in missing]
+        if not missing:
+            return
+        hint = ""
+        others = [c for c in CANDIDATES if c != sep and len(header) == 1 and c in header[0]]
+        if others:
+            hint = f" (one column: is the file {shown(others[0])}? --sep {others[0]!r})"
+        raise PredictError(
+            f"{path.name} has no column {', '.join(repr(m) for m in missing)}; the model "
+            f"takes {', '.join(f.name for f in self.encoding.features)}{hint}"
+        )
+
+
+def tally_notes(tally, rows, encoding):
+    """One line on the unseen categories (per column), one on the filled cells; or none."""
+    notes = []
+    if tally.unknown:
+        counts = ", ".join(f"'{column}' in {n}" for column, n in tally.unknown.items())
+        notes.append(
+            f"categories the training rows did not have, encoded as unknown (all zeros): "
+            f"{counts} of {rows} rows"
+        )
+    if tally.filled_rows:
+        notes.append(
+            f"filled missing cells in {tally.filled_rows} of {rows} rows (data.missing="
+            f"{encoding.missing}: the training rows' means and most frequent values)"
+        )
+    return notes
 
 
 def _model(config, encoding, params):

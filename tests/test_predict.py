@@ -86,9 +86,9 @@ def test_no_proba_and_stdout(trained):
         (lambda f: f.drop(columns="width"), [], "new.csv has no column 'width'"),
         (
             lambda f: f.assign(soil=["peat"] + list(f["soil"][1:])),
-            [],
+            ["--unknown", "error"],
             "new.csv: column 'soil' has the category 'peat' on line 2, which the training rows "
-            "did not have (known: clay, loam, sand); --unknown ignore",
+            "did not have (known: clay, loam, sand); without --unknown error",
         ),
         (
             lambda f: f.astype({"length": object}).assign(
@@ -107,21 +107,25 @@ def test_bad_rows_are_one_line_and_write_nothing(trained, tmp_path, edit, args, 
     code = predict_main(
         [str(run_dir), str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.csv"), *args]
     )
-    assert code == 1
+    assert code == 2
     assert (tmp_path / "p.csv").read_text() == "kept\n"  # an earlier file is left as it was
     assert not list(tmp_path.glob(".p.csv*"))
 
 
-def test_unknown_ignore_predicts_an_unseen_category(trained, tmp_path, capsys):
+def test_an_unseen_category_is_unknown_and_counted_unless_unknown_error(trained, tmp_path):
     base, frame, run_dir = trained
-    frame.assign(soil="peat").to_csv(tmp_path / "new.csv", index=False)
-    out = tmp_path / "p.csv"
-    assert predict_main([str(run_dir), str(tmp_path / "new.csv"), "--out", str(out)]) == 1
-    assert "'peat'" in capsys.readouterr().err
-    code = predict_main(
-        [str(run_dir), str(tmp_path / "new.csv"), "--out", str(out), "--unknown", "ignore"]
+    soil = ["peat"] * 7 + ["rock"] * 2 + list(frame["soil"][9:])
+    frame.assign(soil=soil).to_csv(tmp_path / "new.csv", index=False)
+    result = _predict(tmp_path, str(run_dir), "new.csv", "--out", "p.csv")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "note: categories the training rows did not have, encoded as unknown (all zeros): "
+        "'soil' in 9 of 180 rows"
     )
-    assert code == 0 and len(pd.read_csv(out)) == len(frame)
+    assert len(pd.read_csv(tmp_path / "p.csv")) == len(frame)
+    strict = _predict(tmp_path, str(run_dir), "new.csv", "--unknown", "error")
+    assert strict.returncode == 2 and "'peat' on line 2" in strict.stderr
+    assert len(strict.stderr.strip().splitlines()) == 1
 
 
 def test_error_messages_name_the_problem(trained, tmp_path, capsys, monkeypatch):
@@ -133,7 +137,7 @@ def test_error_messages_name_the_problem(trained, tmp_path, capsys, monkeypatch)
     monkeypatch.chdir(base)
 
     def error(*args):
-        assert predict_main([*map(str, args)]) == 1
+        assert predict_main([*map(str, args)]) == 2
         return capsys.readouterr().err.strip()
 
     assert error(run_dir, tmp_path / "none.csv").endswith("none.csv: no such file")
@@ -151,7 +155,7 @@ def test_error_messages_name_the_problem(trained, tmp_path, capsys, monkeypatch)
 
 
 def error_of(args, capsys):
-    assert predict_main(args) == 1
+    assert predict_main(args) == 2
     return capsys.readouterr().err.strip()
 
 
@@ -160,7 +164,7 @@ def test_runs_without_parameters_are_refused(trained):
     forward = run_cli(base, *TRAIN, "trainer.epochs=0", "hydra.run.dir=outputs/forward")
     assert forward.returncode == 0, forward.stderr
     result = _predict(base, "outputs/forward", "flowers.csv")
-    assert result.returncode == 1 and "never trained (trainer.epochs=0" in result.stderr
+    assert result.returncode == 2 and "never trained (trainer.epochs=0" in result.stderr
     failed = run_cli(
         base, *TRAIN, "optimizer=sgd", "optimizer.learning_rate=1e9", "hydra.run.dir=outputs/nan"
     )

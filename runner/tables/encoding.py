@@ -145,6 +145,14 @@ class Feature:
 
 
 @dataclass
+class Tally:
+    """What encoding new rows took, summed over the chunks of a file."""
+
+    unknown: dict = field(default_factory=dict)  # column -> rows with a category never seen
+    filled_rows: int = 0  # rows with at least one missing cell filled (data.missing=mean)
+
+
+@dataclass
 class Encoding:
     """How rows of a CSV become inputs (and targets): everything fitted on the training rows."""
 
@@ -154,6 +162,7 @@ class Encoding:
     classes: list = field(default_factory=list)  # classification: labels as in the file
     missing: str = "error"
     source: dict = field(default_factory=dict)  # file name, rows per split
+    sep: str = "auto"  # data.sep as the run had it: predict reads new files alike
 
     @property
     def inputs(self):
@@ -173,6 +182,7 @@ class Encoding:
             "features": [_without_defaults(feature) for feature in self.features],
             "inputs": self.inputs,
             "source": self.source,
+            **({} if self.sep == "auto" else {"sep": self.sep}),
         }
 
     @classmethod
@@ -185,6 +195,7 @@ class Encoding:
             data.get("classes", []),
             data.get("missing", "error"),
             data.get("source", {}),
+            data.get("sep", "auto"),
         )
 
     def save(self, path):
@@ -192,10 +203,11 @@ class Encoding:
 
         write_text_atomically(path, json.dumps(self.to_json(), indent=2, default=_plain) + "\n")
 
-    def encode(self, table, unknown="error", where="", scale=True, consume=False):
+    def encode(self, table, unknown="error", where="", scale=True, consume=False, tally=None):
         """Table -> inputs (n, len(self.inputs)) float64; a cell the encoding cannot take is a
         ValueError naming the column and the row (``unknown="ignore"``: an unseen category
         becomes all zeros, as with scikit-learn's OneHotEncoder(handle_unknown="ignore")).
+        ``tally`` (a :class:`Tally`) counts the rows that had an unseen category or a filled cell.
         ``scale=False`` leaves numeric columns unstandardised (training fits mean and std on
         them). The array is column-major (each column written in one contiguous pass), or
         row-major when every input is a float column of ``table.floats`` (with ``consume``,
@@ -209,6 +221,7 @@ class Encoding:
                     block /= np.array([f.std for f in self.features])
                 return block
         out = np.empty((len(table), len(self.inputs)), order="F")
+        filled = np.zeros(len(table), dtype=bool)
         at = 0
         for feature in self.features:
             if feature.name not in table.columns:
@@ -216,7 +229,7 @@ class Encoding:
                     f"{where}no column '{feature.name}', which the model takes as input; "
                     f"it needs: {', '.join(f.name for f in self.features)}"
                 )
-            values = self._filled(feature, table, where)
+            values = self._filled(feature, table, where, filled)
             if feature.kind == NUMERIC:
                 column = out[:, at]
                 column[...] = _numbers(values, feature.name, where, table.offset)
@@ -229,8 +242,12 @@ class Encoding:
                 at += 1
             else:
                 width = len(feature.categories)
-                out[:, at : at + width] = _one_hot(values, feature, unknown, where, table.offset)
+                out[:, at : at + width] = _one_hot(
+                    values, feature, unknown, where, table.offset, tally
+                )
                 at += width
+        if tally is not None:
+            tally.filled_rows += int(filled.sum())
         return out
 
     def numeric_inputs(self):
@@ -268,7 +285,8 @@ class Encoding:
         else:
             X_train[:, index] = (block - means) / stds
 
-    def _filled(self, feature, table, where):
+    def _filled(self, feature, table, where, filled):
+        """The column's values with missing cells filled (``filled`` marks their rows)."""
         values = table.columns[feature.name]
         gaps = table.missing(feature.name)
         if not gaps.any():
@@ -282,6 +300,7 @@ class Encoding:
             )
         values = values.astype(object) if values.dtype.kind != "f" else values.copy()
         values[gaps] = feature.fill
+        filled |= gaps
         return values
 
     def labels(self, codes):
@@ -341,17 +360,19 @@ def _booleans(values, column, where="", offset=0):
     return out
 
 
-def _one_hot(values, feature, unknown, where="", offset=0):
+def _one_hot(values, feature, unknown, where="", offset=0, tally=None):
     index = {category: i for i, category in enumerate(feature.categories)}
     codes = np.array([index.get(str(value), -1) for value in values], dtype=np.int64)
     unseen = codes < 0
+    if tally is not None and unseen.any():
+        tally.unknown[feature.name] = tally.unknown.get(feature.name, 0) + int(unseen.sum())
     if unseen.any() and unknown != "ignore":
         first = int(np.flatnonzero(unseen)[0])
         raise ValueError(
             f"{where}column '{feature.name}' has the category {str(values[first])!r} on line "
             f"{first + 2 + offset}, which the training rows did not have (known: "
             f"{', '.join(feature.categories[:10])}{', ...' if len(feature.categories) > 10 else ''}"
-            "); --unknown ignore encodes such cells as all zeros"
+            "); without --unknown error such cells are encoded as unknown (all zeros)"
         )
     out = np.zeros((len(values), len(feature.categories)))
     seen = np.flatnonzero(~unseen)
