@@ -165,3 +165,31 @@ def csv_path(cfg, base_dir):
         what = "is a folder, not a file" if path.is_dir() else "no such file"
         raise ConfigError("data.path", cfg.path, f"{what}{where}")
     return path
+
+
+LIST_KEYS = ("data.features",)  # config keys that take a list of names
+
+
+def comma_lists(args):
+    """Command-line overrides -> (as Hydra should read them, hints to print).
+
+    Hydra reads ``data.features=a,b`` as a sweep: a single run refuses it as ambiguous, and
+    ``-m`` runs one job per column. On a single run it becomes ``data.features=[a,b]``, the
+    list the user meant; with ``-m`` it stays a sweep, and the hint says how to write the list.
+    Quoted values, lists and sweep functions (``choice(...)``) are left as they are."""
+    multirun = any(arg in ("-m", "--multirun") for arg in args)
+    out, hints = [], []
+    for arg in args:
+        key, _, value = arg.partition("=")
+        plain = "," in value and not any(c in value for c in "[]()'\"{}")
+        if key.lstrip("+~") not in LIST_KEYS or not plain:
+            out.append(arg)
+        elif multirun:
+            out.append(arg)
+            hints.append(
+                f"{arg} is a sweep, one job per value; for one run on all of them write "
+                f"{key}=[{value}]"
+            )
+        else:
+            out.append(f"{key}=[{value}]")
+    return out, hints

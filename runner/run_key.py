@@ -53,6 +53,8 @@ def _inert(scalars):
         inert.add("trainer.keep")
     if scalars.get("data.name") != "csv" and scalars.get("data.test_fraction") in (0, 0.0):
         inert.add("data.test_fraction")
+    # auto: decided from the file's content, which the key has (its SHA-256)
+    inert |= {key for key in ("data.sep", "data.max_categories") if scalars.get(key) == "auto"}
     return inert
 
 

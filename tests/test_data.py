@@ -108,8 +108,16 @@ def test_csv_regression_and_standardisation(csv_dir):
             "data.val_fraction=1.5: must be a number between 0 and 1",
         ),
         (
-            ["data.path=pets.csv", "data.target=label", "+data.sep=';'"],
-            "data.sep=;: not a csv option",
+            ["data.path=pets.csv", "data.target=label", "+data.delimiter=';'"],
+            "data.delimiter=;: not a csv option",
+        ),
+        (
+            ["data.path=pets.csv", "data.target=label", "data.sep=ab"],
+            "data.sep=ab: auto, or one character between fields",
+        ),
+        (
+            ["data.path=pets.csv", "data.target=label", "data.max_categories=0"],
+            "data.max_categories=0: auto (the smaller of 100 and 50% of the rows), a positive",
         ),
     ],
 )
@@ -121,13 +129,13 @@ def test_csv_problems_name_the_key(csv_dir, overrides, message):
 
 def test_missing_file_is_named_first_with_where_it_was_looked_for(csv_dir):
     with pytest.raises(ConfigError) as error:
-        _load(csv_dir, "data=csv", "data.path=does_not_exist.csv", "+data.sep=x")
+        _load(csv_dir, "data=csv", "data.path=does_not_exist.csv", "+data.delimiter=x")
     message = str(error.value)
     assert message.startswith(
         f"data.path=does_not_exist.csv: no such file; looked in {csv_dir.resolve()}"
     ), message
     assert "data.target=???: required for data=csv" in message  # every problem, one line
-    assert "data.sep=x: not a csv option" in message and "\n" not in message
+    assert "data.delimiter=x: not a csv option" in message and "\n" not in message
 
 
 @pytest.mark.parametrize(
@@ -166,6 +174,6 @@ def test_large_unscaled_features_get_a_hint(tmp_path):
     rows = [f"{a:.1f},{b:.1f},{int(a > b)}" for a, b in rng.uniform(0, 1000, (40, 2))]
     (tmp_path / "big.csv").write_text("area,price,y\n" + "\n".join(rows) + "\n")
     args = ("data=csv", "data.path=big.csv", "data.target=y")
-    (note,) = _load(tmp_path, *args, "data.standardize=false").notes
+    (note,) = [n for n in _load(tmp_path, *args, "data.standardize=false").notes if "area" in n]
     assert "feature 'area' reaches" in note and "data.standardize=true" in note
-    assert _load(tmp_path, *args, "data.standardize=true").notes == ()
+    assert not any("area" in n for n in _load(tmp_path, *args, "data.standardize=true").notes)

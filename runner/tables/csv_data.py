@@ -16,6 +16,7 @@ from runner.data import (
 from runner.errors import ConfigError, Problems
 from runner.tables import float_splits
 from runner.tables.encoding import (
+    CATEGORICAL,
     MISSING_MODES,
     SPLITS,
     check_missing,
@@ -23,6 +24,7 @@ from runner.tables.encoding import (
     fit_encoding,
     split_rows,
 )
+from runner.tables.separator import AUTO, CANDIDATES, NAMES, check_sep, resolve_sep, shown
 
 CSV_KEYS = (
     "name",
@@ -30,6 +32,8 @@ CSV_KEYS = (
     "target",
     "features",
     "task",
+    "sep",
+    "max_categories",
     "standardize",
     "missing",
     "split",
@@ -39,6 +43,8 @@ CSV_KEYS = (
     "fold",
 )
 SCALE_HINT = 100  # unstandardised features beyond this magnitude earn a hint
+CLASS_LIMIT = 20  # data.task=auto: a target of whole numbers with more values is a regression
+MAX_CATEGORIES, MAX_CATEGORY_SHARE = 100, 0.5  # data.max_categories=auto: the smaller of these
 
 
 def check_csv_config(cfg, base_dir):
@@ -76,8 +82,23 @@ def check_csv_config(cfg, base_dir):
     if not isinstance(cfg.get("standardize", True), bool):
         with problems.check():
             raise ConfigError("data.standardize", cfg.get("standardize"), "must be true or false")
+    with problems.check():
+        check_sep(cfg.get("sep", AUTO))
+    with problems.check():
+        _check_max_categories(cfg.get("max_categories", AUTO))
     problems.raise_any()
     return path
+
+
+def _check_max_categories(value):
+    if value is None or value == AUTO or (is_int(value) and value >= 1):
+        return
+    raise ConfigError(
+        "data.max_categories",
+        value,
+        f"auto (the smaller of {MAX_CATEGORIES} and {MAX_CATEGORY_SHARE:.0%} of the rows), a "
+        "positive integer, or null (keep every text column whatever its number of values)",
+    )
 
 
 def _check_folds(folds, fold):
@@ -97,14 +118,10 @@ def _check_folds(folds, fold):
 def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
     """The CSV at ``path`` as a Dataset: split with ``rng`` (the test rows with a fixed seed),
     encoded from the training rows; ``cache_dir`` holds a sweep's parsed files."""
-    table = _read(path, cfg, cache_dir)
+    table, sep_note = _read(path, cfg, cache_dir)
     target = str(cfg.target)
     if target not in table.columns:
-        raise ConfigError(
-            "data.target",
-            target,
-            f"no such column in {path.name}; columns: {', '.join(table.columns)}",
-        )
+        raise ConfigError("data.target", target, _no_column(table, path))
     features = _features(cfg, table, target, path)
     kinds = {column: column_kind(table.columns[column], column, path.name) for column in features}
     missing = cfg.get("missing", "error")
@@ -113,7 +130,8 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
         table = table.take(~drop)
         if not len(table):
             raise ConfigError("data.missing", missing, f"drops every row of {path.name}")
-    task = _task(cfg.get("task", "auto"), table.columns[target])
+    kinds, too_many = _limit_categories(table, kinds, cfg.get("max_categories", AUTO), path)
+    task, task_note = _task(cfg.get("task", "auto"), table.columns[target], target)
     y, classes = _target(table.columns[target], target, task)
     if task == CLASSIFICATION and len(classes) < 2:
         raise ConfigError(
@@ -136,7 +154,7 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
     )
     standardize = cfg.get("standardize", True)
     source = {"file": path.name, "rows": {"train": len(train), "val": len(val), "test": len(test)}}
-    notes = tuple(filter(None, [dropped]))
+    notes = tuple(filter(None, [sep_note, dropped, *too_many, task_note]))
     if drop is None and float_splits.applies(table, kinds):  # whole table: its moments hold
         encoding = fit_encoding(table, kinds, target, task, classes, missing)
         X_train, X_val, X_test = float_splits.encode_splits(
@@ -152,7 +170,7 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
             dtype,
             cfg,
         )
-    encoding.source = source
+    encoding.source, encoding.sep = source, check_sep(cfg.get("sep", AUTO))
     if not standardize:
         notes += _scale_hint(X_train, encoding.inputs)
     if task == REGRESSION:
@@ -191,27 +209,45 @@ def _encode_splits(table, kinds, splits, about, standardize, dtype, cfg):
 
 
 def _read(path, cfg, cache_dir):
+    """-> (the file as a Table, a note naming its separator unless a comma)."""
     import pandas as pd
 
     from runner.tables.cache import read_table
 
+    setting = check_sep(cfg.get("sep", AUTO))
+    sep = resolve_sep(setting, path)
     try:
-        table = read_table(path, cache_dir)
+        table = read_table(path, cache_dir, sep)
     except pd.errors.EmptyDataError:
         raise ConfigError("data.path", cfg.path, "is empty: no header, no rows") from None
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
         raise ConfigError("data.path", cfg.path, f"not a readable CSV file ({error})") from None
     if not len(table):
         raise ConfigError("data.path", cfg.path, "has a header but no rows")
-    return table
+    if sep == ",":
+        return table, None
+    typed = AUTO if setting == AUTO else NAMES.get(sep, sep)
+    return table, f"data.sep={typed}: read {path.name} as {shown(sep)}"
+
+
+def _no_column(table, path):
+    """The message for a target the file has no column of; a single column whose name holds
+    a separator says the file was read with the wrong one."""
+    message = f"no such column in {path.name}; columns: {', '.join(table.columns)}"
+    if len(table.columns) == 1:
+        name = next(iter(table.columns))
+        inside = [shown(c) for c in CANDIDATES if c in name]
+        if inside:
+            message += f" (one column: is the file {inside[0]}? data.sep=auto detects it)"
+    return message
 
 
 def _features(cfg, table, target, path):
     features = cfg.get("features")
     if features is None:
         features = [c for c in table.columns if c != target]
-    elif isinstance(features, str):
-        features = [features]
+    elif isinstance(features, str):  # data.features="a,b" from a command line: a list
+        features = [part.strip() for part in features.split(",") if part.strip()]
     features = [str(f) for f in features]
     if not features:
         raise ConfigError("data.features", features, "no feature columns left besides the target")
@@ -227,12 +263,71 @@ def _features(cfg, table, target, path):
     return features
 
 
-def _task(task, values):
-    if task == "auto":
-        return REGRESSION if values.dtype.kind == "f" else CLASSIFICATION
-    if task not in (CLASSIFICATION, REGRESSION):
+def category_limit(setting, n_rows):
+    """``data.max_categories`` -> the most values a text column may have, or None (no limit)."""
+    if setting == AUTO:
+        return min(MAX_CATEGORIES, max(1, int(n_rows * MAX_CATEGORY_SHARE)))
+    return setting
+
+
+def _limit_categories(table, kinds, setting, path):
+    """Drop text columns with more distinct values than ``data.max_categories`` allows (a
+    name or an id: one-hot, each would be hundreds of inputs that say nothing about new rows).
+    Counted on the whole file, so every run on it (any seed or fold) has the same inputs.
+    -> (the kinds kept, one note per dropped column)."""
+    limit = category_limit(setting, len(table))
+    if limit is None:
+        return kinds, []
+    kept, notes = dict(kinds), []
+    for column, kind in kinds.items():
+        if kind != CATEGORICAL:
+            continue
+        values = table.columns[column]
+        count = len({str(v) for v in values[~table.missing(column)]})
+        if count > limit:
+            del kept[column]
+            notes.append(
+                f"dropped text column '{column}': {count} distinct values in {len(table)} rows, "
+                f"more than data.max_categories={setting}"
+                + (f" ({limit})" if setting == AUTO else "")
+                + "; data.max_categories=null keeps it (one input per value)"
+            )
+    if not kept:
+        raise ConfigError(
+            "data.max_categories",
+            setting,
+            f"drops every feature of {path.name} ({', '.join(kinds)}); raise it, or null keeps "
+            "them all",
+        )
+    return kept, notes
+
+
+def _task(task, values, column):
+    """``data.task`` -> (the task, a note saying why when it was inferred). Text and true/false
+    targets are classes; numbers with a fraction are a regression; whole numbers are classes
+    up to CLASS_LIMIT distinct values (labels 0..9, ratings 1..5), a regression beyond (ages,
+    counts, prices in whole units)."""
+    if task not in ("auto", CLASSIFICATION, REGRESSION):
         raise ConfigError("data.task", task, "choose one of: auto, classification, regression")
-    return task
+    if task != "auto":
+        return task, None
+    distinct = len(np.unique(values)) if values.dtype.kind in "fiub" else len(set(values))
+    if values.dtype.kind not in "fiu":
+        task, why = CLASSIFICATION, "text" if values.dtype.kind == "O" else "true/false"
+    elif values.dtype.kind == "f" and not _whole(values):
+        task, why = REGRESSION, "numbers with fractions"
+    elif distinct > CLASS_LIMIT:
+        task, why = REGRESSION, f"whole numbers, more than {CLASS_LIMIT} values"
+    else:
+        task, why = CLASSIFICATION, f"whole numbers, at most {CLASS_LIMIT} values"
+    return task, (
+        f"data.task=auto: target '{column}' has {distinct} distinct values ({why}): {task}; "
+        "data.task=classification|regression overrides"
+    )
+
+
+def _whole(values):
+    return bool(np.all(np.mod(values, 1) == 0))
 
 
 def _target(values, column, task):
@@ -247,6 +342,8 @@ def _target(values, column, task):
                 f"target column '{column}' is not numeric; use data.task=classification",
             )
         return values.astype(np.float64), []
+    if values.dtype.kind == "f" and _whole(values):  # 3.0 -> 3: labels as the file wrote them
+        values = values.astype(np.int64)
     codes, uniques = pd.factorize(pd.Series(values), sort=True)
     classes = [value.item() if isinstance(value, np.generic) else value for value in uniques]
     return codes.astype(np.int64), classes
