@@ -6,7 +6,7 @@ from pathlib import Path
 
 import hydra
 
-from runner.errors import report_uncaught
+from runner.errors import EXIT_USAGE, report_uncaught
 from runner.interrupts import Interrupted, as_interrupted, raising, signal_name
 from runner.job import run_job
 from runner.plugins import make_visible
@@ -43,7 +43,7 @@ def main():
         sys.argv[1:] = resume.rewrite(sys.argv[1:])
     except resume.ResumeError as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(EXIT_USAGE)
     try:
         with raising(on_signal=_stop_running_sweep):
             task()
@@ -55,11 +55,12 @@ def main():
         raise
     except Exception as error:
         if _resume_failed(error):
-            sys.exit(1)
-        _finish_sweep()
+            sys.exit(EXIT_USAGE)
+        swept = _finish_sweep()
         if full_error:
             raise
-        sys.exit(report_uncaught(error))
+        reported = report_uncaught(error)
+        sys.exit(swept or reported)  # jobs that ran say how the sweep went (a search stopped)
     sys.exit(_finish_sweep())
 
 

@@ -1,6 +1,9 @@
-"""The one exception type for mistakes a user can make in a config, an override or a file."""
+"""The one exception type for mistakes a user can make in a config, an override or a file,
+and the exit codes every command ends with."""
 
+import collections
 import contextlib
+import difflib
 import errno
 import re
 import sys
@@ -9,6 +12,13 @@ import traceback
 # nncore's argument errors read "<argument> must be ..., got <value>"
 _ARGUMENT_ERROR = re.compile(r"^(?P<name>\w+) (?P<problem>must .*?)(?:, got (?P<value>.*))?$")
 
+# Exit codes of every command (README, "Exit codes"); 130 and 143 are 128 + the signal's number.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 2, 3
+
+# The messages of the last ConfigErrors made in this process: a run records a config error as
+# its failure and returns, and the command still has to tell it from a run that failed.
+_recent = collections.deque(maxlen=16)
+
 
 class ConfigError(ValueError):
     """A user's mistake, reported as one line: ``key=value: what is wrong; what is allowed``."""
@@ -16,6 +26,13 @@ class ConfigError(ValueError):
     def __init__(self, key, value, problem):
         self.key, self.value, self.problem = key, value, problem
         super().__init__(f"{key}={_show(value)}: {problem}")
+        _recent.append(str(self))
+
+
+def is_config_error(message):
+    """Whether ``message`` is that of a ConfigError made in this process (a run's recorded
+    failure that was a mistake in its config)."""
+    return bool(message) and str(message) in _recent
 
 
 def _show(value):
@@ -35,6 +52,7 @@ class ConfigErrors(ConfigError):
         first = self.errors[0]
         ValueError.__init__(self, "; ".join(str(e) for e in self.errors))
         self.key, self.value, self.problem = first.key, first.value, first.problem
+        _recent.append(str(self))
 
 
 class Problems:
@@ -121,37 +139,45 @@ def check_resolvable(cfg):
 def report_uncaught(error):
     """Print an exception that reached the entry point -> exit status.
 
-    What a user can cause (Hydra's own config errors, an unresolvable interpolation, a full or
-    read-only disk) is one line; anything else is a bug and keeps its traceback.
+    What a user can cause is one line: a mistake in the config or the overrides (Hydra's own
+    errors, an unresolvable interpolation) exits 2; a full or read-only disk, or a launcher's
+    worker that died, exits 1 like a failed run; anything else is a bug and keeps its traceback.
     """
+    line, code = _one_line(error)
+    if line is None:
+        traceback.print_exception(error)
+        return EXIT_FAILED
+    print(f"error: {line}", file=sys.stderr)
+    return code
+
+
+def _one_line(error):
+    """-> (the line that says what went wrong, exit code), or (None, None) for a bug."""
     from hydra.errors import CompactHydraException
     from omegaconf.errors import OmegaConfBaseException
 
     if isinstance(error, CompactHydraException):  # unknown group option, bad override syntax
-        print(f"error: {hydra_problem(error)}", file=sys.stderr)
-    elif isinstance(error, ConfigError):
-        print(f"error: {error}", file=sys.stderr)
-    elif isinstance(error, OSError):
-        print(f"error: {os_problem(error)}", file=sys.stderr)
-    elif type(error).__name__ == "TerminatedWorkerError":  # joblib's worker died (kill -9, OOM)
+        return hydra_problem(error), EXIT_USAGE
+    if isinstance(error, ConfigError):
+        return str(error), EXIT_USAGE
+    if isinstance(error, OSError):
+        return os_problem(error), EXIT_FAILED
+    if type(error).__name__ == "TerminatedWorkerError":  # joblib's worker died (kill -9, OOM)
         codes = next((line for line in str(error).splitlines() if "exit codes" in line), "")
-        print(
-            f"error: a worker process of the launcher died ({codes.strip() or 'killed'}); "
-            "the sweep stopped, and the summary marks the job that ran there failed",
-            file=sys.stderr,
-        )
-    elif isinstance(error, OmegaConfBaseException):
+        return (
+            f"a worker process of the launcher died ({codes.strip() or 'killed'}); "
+            "the sweep stopped, and the summary marks the job that ran there failed"
+        ), EXIT_FAILED
+    if isinstance(error, OmegaConfBaseException):
         key = getattr(error, "full_key", None)
         message = str(getattr(error, "msg", error)).splitlines()[0]
-        print(f"error: {key}: {message}" if key else f"error: {message}", file=sys.stderr)
-    elif _raised_while_composing(error):  # an override Hydra could not apply
+        return (f"{key}: {message}" if key else message), EXIT_USAGE
+    if _raised_while_composing(error):  # an override Hydra could not apply
         lines = str(error).splitlines() or [type(error).__name__]
         key = next((line.split(":", 1)[1].strip() for line in lines if "full_key:" in line), "")
         where = f" (applying the override of {key})" if key else ""
-        print(f"error: {lines[0]}{where}", file=sys.stderr)
-    else:
-        traceback.print_exception(error)
-    return 1
+        return f"{lines[0]}{where}", EXIT_USAGE
+    return None, None
 
 
 def hydra_problem(error):
@@ -171,20 +197,40 @@ def hydra_problem(error):
         first = f"no option '{missing.group(2)}' in config group '{missing.group(1)}'"
         options = available_options(lines)
         if options:
-            first += f"; available: {', '.join(options)}"
+            close = did_you_mean(missing.group(2), options)
+            first += f"; {close + ' ' if close else ''}available: {', '.join(options)}"
         if missing.group(1) == "hydra/launcher" and missing.group(2).startswith("submitit"):
             first += "; it comes with hydra-submitit-launcher: pip install -e '.[slurm]'"
     elif re.search(r"Could not override '([^']+)'", first) and "not in struct" in str(
         error.__cause__ or ""
     ):
         key = re.search(r"Could not override '([^']+)'", first).group(1)
+        close = _keys_near(key, error.__cause__)
         first = (
-            f"{key}: no such key in this config (python -m runner --help lists them); "
-            f"to add one anyway, write +{key}=..."
+            f"{key}: no such key in this config{'; ' + close if close else ''} "
+            f"(python -m runner --help lists them; to add one anyway, write +{key}=...)"
         )
     elif isinstance(error.__cause__, OmegaConfBaseException):
         first += f" ({str(error.__cause__).splitlines()[0]})"
     return first
+
+
+def did_you_mean(name, candidates, prefix=""):
+    """``"did you mean a, b?"`` for the candidates close to ``name`` (difflib), each shown after
+    ``prefix``; ``""`` when none is close."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=3, cutoff=0.6)
+    return f"did you mean {', '.join(prefix + c for c in close)}?" if close else ""
+
+
+def _keys_near(key, cause):
+    """A "did you mean" among the keys beside the unknown one (``trainer.epoch``: epochs)."""
+    parent = getattr(cause, "parent_node", None)
+    try:
+        siblings = [k for k in parent if k != "hydra"] if parent is not None else []
+    except Exception:  # noqa: BLE001 - no hint rather than a second error
+        siblings = []
+    prefix, _, name = key.rpartition(".")
+    return did_you_mean(name, siblings, prefix + "." if prefix else "")
 
 
 def available_options(lines):

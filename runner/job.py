@@ -11,14 +11,21 @@ from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from runner import train
-from runner.errors import ConfigError, check_resolvable
+from runner.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    check_resolvable,
+    is_config_error,
+)
 from runner.interrupts import MainProcessWatch, as_interrupted, raising, set_reason
 from runner.progress import choose_mode as choose_progress
 from runner.progress import say
 from runner.records import ledger_at
 from runner.sweeps import reuse, stopping
 
-STATUS_EXIT = {"ok": 0, "diverged": 1, "failed": 1}
+STATUS_EXIT = {"ok": EXIT_OK, "diverged": EXIT_FAILED, "failed": EXIT_FAILED}
 
 
 _ledger_redirect = []  # a Ray task's scratch ledger, for the job it runs (runner.sweeps.ray_tasks)
@@ -88,11 +95,11 @@ def _single_run(cfg, ctx):
         sys.exit(stop.exit_code)
     except train.RecordError as error:
         say(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     print_run(row, ctx.ledger)
     failed = STATUS_EXIT[row["status"]]
     if failed:
-        sys.exit(failed)
+        sys.exit(EXIT_USAGE if is_config_error(row.get("message")) else failed)
     return train.objective(row, cfg.objective)
 
 

@@ -1,5 +1,7 @@
 """The installed command, run for real in a subprocess in a fresh folder."""
 
+import os
+
 import pandas as pd
 import pytest
 from conftest import run_cli, start_cli
@@ -47,7 +49,8 @@ def test_sweep_records_every_job(tmp_path):
 
 
 def test_failed_job_does_not_lose_the_others(tmp_path):
-    result = run_cli(tmp_path, "-m", "model.width=8,0,16", *FAST)
+    wide = {**os.environ, "COLUMNS": "100"}  # the messages are cut at the terminal's width
+    result = run_cli(tmp_path, "-m", "model.width=8,0,16", *FAST, env=wide)
     assert result.returncode == 1
     assert (
         "model.width=0" in result.stderr
@@ -72,7 +75,16 @@ def test_sweep_declared_in_an_experiment_file(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["model=dense9"], "no option 'dense9' in config group 'model'; available: dense2, dense3"),
+        (
+            ["model=dense9"],
+            "no option 'dense9' in config group 'model'; did you mean dense4, dense3, dense2? "
+            "available: dense2, dense3",
+        ),
+        (["modle=dense2"], "modle: no such key in this config; did you mean model? (python"),
+        (
+            ["trainer.epoch=5"],
+            "trainer.epoch: no such key in this config; did you mean trainer.epochs?",
+        ),
         (
             ["model.layers.0.activation=relux"],
             "model.layers.0.activation=relux: unknown activation; choose one of:",
@@ -86,10 +98,26 @@ def test_sweep_declared_in_an_experiment_file(tmp_path):
     ],
 )
 def test_mistakes_end_with_one_clear_message(tmp_path, args, message):
+    """A mistake in the config or the overrides exits 2 (a run that fails exits 1)."""
     result = run_cli(tmp_path, *FAST, *args)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_exit_codes_tell_a_failed_run_from_a_mistake(tmp_path):
+    """README's table: 1 a run that failed or diverged, 2 a mistake in the config or usage."""
+    diverged = run_cli(tmp_path, *FAST, "optimizer=sgd", "optimizer.learning_rate=1e9")
+    assert diverged.returncode == 1 and "diverged after 10 epochs" in diverged.stderr
+    mistake = run_cli(tmp_path, *FAST, "optimizer.learning_rate=-1")
+    assert mistake.returncode == 2
+    assert mistake.stderr == "error: optimizer.learning_rate=-1: must be a number > 0\n"
+    resumed = run_cli(tmp_path, "--resume", "nowhere")
+    assert resumed.returncode == 2 and "error: --resume nowhere: no such folder" in resumed.stderr
+    swept = run_cli(tmp_path, "-m", "seed=0,1", "trainer.epoch=3")
+    assert swept.returncode == 2 and "did you mean trainer.epochs?" in swept.stderr
+    assert "Traceback" not in diverged.stderr + mistake.stderr + resumed.stderr + swept.stderr
 
 
 def test_mistake_keeps_its_ledger_row(tmp_path):
@@ -243,14 +271,14 @@ def test_a_run_never_writes_over_an_existing_run_folder(tmp_path):
     folder = tmp_path / "outputs" / "mine"
     before = {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     result = run_cli(tmp_path, "hydra.run.dir=outputs/mine", "seed=5", *FAST)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "hydra.run.dir=outputs/mine: already holds a run" in result.stderr
     assert {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
 
 
 def test_bad_interpolation_is_one_line(tmp_path):
     result = run_cli(tmp_path, "trainer.epochs=${oops}", "trainer.plots=false")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: trainer.epochs=${oops}: cannot be resolved: Interpolation key 'oops' not found"
     )
