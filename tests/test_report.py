@@ -3,16 +3,14 @@ headless Chromium with the network blocked: parallel coordinates brushed with th
 table following, curves on demand, a search's results, escaping, one section per dataset."""
 
 import os
-import shutil
 import sys
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import run_cli
+from report_browser import browser_page as _browser_page
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 VIEWS = ("Parallel coordinates", "Slices", "Curves", "Table")
 EVIL = "<script>document.title='x'</script>"
 
@@ -37,49 +35,6 @@ def _report(cwd, *args):
     result = run_cli(cwd, *args, "--out", "report.html", module="runner.report")
     assert result.returncode == 0, result.stderr
     return cwd / "report.html"
-
-
-@contextmanager
-def _browser_page(path):
-    """(page, problems): the report opened from file:// in headless Chromium, every request that
-    is not file: or data: blocked and listed in problems, as are console errors."""
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    problems = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on(
-            "console",
-            lambda message: problems.append(message.text) if message.type == "error" else None,
-        )
-        page.on("pageerror", lambda error: problems.append(str(error)))
-
-        def block(route):
-            if route.request.url.startswith(("file:", "data:")):
-                route.continue_()
-            else:
-                problems.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", block)
-        page.goto(path.as_uri())
-        page.wait_for_function("document.documentElement.dataset.explorer === 'ready'")
-        try:
-            yield page, problems
-        finally:
-            browser.close()
 
 
 def _table_rows(page, section=0):
