@@ -14,7 +14,16 @@ import numpy as np
 import pandas as pd
 
 MAX_POINTS = 200
-CURVE_COLUMNS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+# what the curves draw: the loss and the headline score (accuracy; RMSE for regression runs,
+# whose metrics.csv has no accuracy), train and validation
+CURVE_COLUMNS = (
+    "train_loss",
+    "val_loss",
+    "train_accuracy",
+    "val_accuracy",
+    "train_rmse",
+    "val_rmse",
+)
 GAP = 65535
 STEPS = GAP - 1
 

@@ -16,6 +16,12 @@
   var PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
     "#17becf", "#bcbd22", "#7f7f7f"];
   var LEGEND_MAX = 10;
+  /* Axis labels: ECharts hides a label that would overlap another. It measures a line as the
+   * width of a CJK glyph, next to nothing where no CJK font is installed, and then misses labels
+   * stacked on a vertical axis: the line height is given. */
+  var LABEL = { fontSize: 10, lineHeight: 12, hideOverlap: true };
+  var FEW_TICKS = 8; /* a swept key with at most this many values is ticked at each value */
+  var CHAR_WIDTH = 6.5, TILTED_WIDTH = 80; /* pixels: a label character at 10px; a tilted label */
   var TABLE_ROWS = 200; /* rows drawn at first (sorted, in the brush); a button draws more */
   var TOOLTIP = { renderMode: "richText", confine: true };
   var CHARTS = [];
@@ -43,6 +49,34 @@
   }
 
   function tick(value) { return short(Number(value)); }
+
+  function label(extra) { return Object.assign({}, LABEL, extra || {}); }
+
+  /* A formatter that cuts a label to ``chars`` characters (the tooltip and table have it whole). */
+  function cut(chars) {
+    var most = Math.max(4, Math.floor(chars));
+    return function (text) { text = String(text); return text.length > most ? text.slice(0, most - 1) + "…" : text; };
+  }
+
+  /* A numeric key's ticks: at each swept value when there are few (0.0005, 0.005, 0.05 on a log
+   * axis, not the powers of ten between them), else ECharts' own; labels never on each other. */
+  function keyTicks(values) {
+    var seen = {}, distinct = [];
+    values.forEach(function (v) { if (finite(v) && !seen[v]) { seen[v] = true; distinct.push(v); } });
+    distinct.sort(function (a, b) { return a - b; });
+    if (distinct.length > FEW_TICKS) return { axisLabel: label({ formatter: tick }) };
+    return { axisTick: { customValues: distinct }, axisLabel: label({ formatter: tick, customValues: distinct }) };
+  }
+
+  /* A folder path that wraps after its slashes (<wbr>: copying it copies no extra character). */
+  function breakAtSlashes(node, text) {
+    node.textContent = "";
+    text.split("/").forEach(function (part, i, parts) {
+      var last = i === parts.length - 1;
+      node.appendChild(document.createTextNode(last ? part : part + "/"));
+      if (!last) node.appendChild(document.createElement("wbr"));
+    });
+  }
 
   function unpack(packed) {
     var low = packed[0], high = packed[1], bytes = atob(packed[2]);
@@ -181,7 +215,7 @@
         axes.push({ name: key.name, type: "category", data: key.categories, values: values });
       } else if (values.every(finite)) {
         var log = key.log && values.every(function (v) { return v > 0; });
-        axes.push({ name: key.name, type: log ? "log" : "value", values: values });
+        axes.push({ name: key.name, type: log ? "log" : "value", values: values, key: true });
       }
     });
     this.s.metrics.forEach(function (m) {
@@ -206,22 +240,25 @@
     var colours = axes[colour].values, higher = this.higher(axes[colour].name);
     var rows = this.lines.map(function (_, line) { return axes.map(function (a) { return a.values[line]; }); });
     var chart = chartOn(view);
+    var left = 70, right = 160, gap = (view.clientWidth - left - right) / Math.max(1, axes.length - 1);
+    var nameWidth = Math.max(40, Math.min(130, gap - 12)); /* an axis name stays off its neighbours */
     chart.setOption({
       animation: false,
       tooltip: TOOLTIP,
       parallel: {
-        left: 50, right: 130, top: 60, bottom: 30,
+        left: left, right: right, top: 60, bottom: 30,
         parallelAxisDefault: {
           nameLocation: "end", nameGap: 12,
-          nameTextStyle: { fontSize: 11, width: 110, overflow: "breakAll" },
-          axisLabel: { fontSize: 10 }, areaSelectStyle: { width: 16 },
-          scale: true,
+          nameTextStyle: { fontSize: 11, lineHeight: 13, width: nameWidth, overflow: "breakAll" },
+          axisLabel: label(),
+          areaSelectStyle: { width: 16 }, scale: true,
         },
       },
       parallelAxis: axes.map(function (a, i) {
         var axis = { dim: i, name: a.name + (a.type === "log" ? " (log)" : ""), type: a.type };
-        if (a.type === "log") Object.assign(axis, { min: "dataMin", max: "dataMax", axisLabel: { formatter: tick } });
-        if (a.data) axis.data = a.data;
+        if (a.type === "log") Object.assign(axis, { min: "dataMin", max: "dataMax" });
+        if (a.key && a.type !== "category") Object.assign(axis, keyTicks(a.values));
+        if (a.data) Object.assign(axis, { data: a.data, axisLabel: { formatter: cut((gap - 20) / CHAR_WIDTH) } });
         return axis;
       }),
       visualMap: {
@@ -375,6 +412,7 @@
         var td = tr.insertCell();
         td.textContent = short(value);
         if (column.name === "command" || column.name === "folder") td.className = "copy";
+        if (column.name === "folder") breakAtSlashes(td, short(value));
         if (column.kind === "metric" && self.mode === "groups") {
           var group = self.s.groups[row], values = group.members.map(function (i) { return self.runs.metrics[column.name][i]; });
           if (group.members.length > 1) td.textContent += " ± " + std(values).toPrecision(2);
@@ -441,10 +479,11 @@
     return this.curveCache[i];
   };
 
-  /* Curves: loss (left) and accuracy (right) per epoch of the selected runs; solid validation,
-   * dotted training; a legend for up to LEGEND_MAX runs, beyond that the tooltip names them. */
+  /* Curves: loss (left) and the section's score (right: accuracy, or RMSE for regression) per
+   * epoch of the selected runs; solid validation, dotted training; a legend for up to
+   * LEGEND_MAX runs, beyond that the tooltip names them. */
   Explorer.prototype.drawCurves = function () {
-    var self = this, series = [], positive = true, names = [];
+    var self = this, series = [], positive = true, names = [], score = this.s.score || "accuracy";
     var legend = this.selected.length <= LEGEND_MAX;
     this.selected.forEach(function (run, n) {
       var curves = self.curves(run);
@@ -452,7 +491,7 @@
       var colour = PALETTE[n % PALETTE.length], name = self.runLabel(run);
       names.push(name);
       [["val_loss", 0, "solid"], ["train_loss", 0, "dotted"],
-        ["val_accuracy", 1, "solid"], ["train_accuracy", 1, "dotted"]].forEach(function (spec) {
+        ["val_" + score, 1, "solid"], ["train_" + score, 1, "dotted"]].forEach(function (spec) {
         var values = curves[spec[0]];
         if (!values) return;
         if (spec[1] === 0) positive = positive && values.every(function (v) { return v === null || v > 0; });
@@ -475,11 +514,13 @@
       tooltip: Object.assign({ trigger: "item" }, TOOLTIP),
       legend: { show: legend, type: "scroll", bottom: 0, data: names },
       grid: [{ left: 60, right: "53%", top: 30, bottom: legend ? 70 : 40 }, { left: "55%", right: 20, top: 30, bottom: legend ? 70 : 40 }],
-      xAxis: [{ type: "value", gridIndex: 0, name: "epoch", nameLocation: "middle", nameGap: 25, scale: true },
-        { type: "value", gridIndex: 1, name: "epoch", nameLocation: "middle", nameGap: 25, scale: true }],
-      yAxis: [positive ? { type: "log", gridIndex: 0, name: "loss", min: "dataMin", max: "dataMax", axisLabel: { formatter: tick } }
-        : { type: "value", gridIndex: 0, name: "loss", scale: true },
-        { type: "value", gridIndex: 1, name: "accuracy", scale: true }],
+      xAxis: [0, 1].map(function (i) {
+        return { type: "value", gridIndex: i, name: "epoch", nameLocation: "middle", nameGap: 25, scale: true, axisLabel: label() };
+      }),
+      yAxis: [positive ? { type: "log", gridIndex: 0, name: "loss", min: "dataMin", max: "dataMax", axisLabel: label({ formatter: tick }) }
+        : { type: "value", gridIndex: 0, name: "loss", scale: true, axisLabel: label() },
+        { type: "value", gridIndex: 1, name: score + (self.higher("val_" + score) ? " (higher is better)" : " (lower is better)"),
+          scale: true, axisLabel: label() }],
       series: series,
     }, { notMerge: true });
     this.part("curves-note").textContent = this.selected.length
@@ -525,21 +566,20 @@
         };
       });
       var series = points.concat(categorical ? [] : self.spread(key, metric));
-      var xAxis = categorical
-        ? { type: "value", min: -0.5, max: key.categories.length - 0.5, splitLine: { show: false },
-          axisTick: { customValues: key.categories.map(function (_, i) { return i; }) },
-          axisLabel: { customValues: key.categories.map(function (_, i) { return i; }),
-            formatter: function (v) { return key.categories[Math.round(v)] || ""; } } }
-        : key.log ? { type: "log", min: "dataMin", max: "dataMax", axisLabel: { formatter: tick } } : { type: "value", scale: true };
-      Object.assign(xAxis, { name: key.name, nameLocation: "middle", nameGap: 28 });
+      var tilted = categorical && self.tilted(key, div);
+      var xAxis = categorical ? self.categoryAxis(key, tilted)
+        : Object.assign(key.log ? { type: "log", min: "dataMin", max: "dataMax" } : { type: "value", scale: true },
+          keyTicks(runs.values[key.name]));
+      Object.assign(xAxis, { name: key.name, nameLocation: "middle", nameGap: tilted ? 62 : 28 });
       var chart = chartOn(div);
       chart.setOption({
         animation: false,
         tooltip: Object.assign({ trigger: "item" }, TOOLTIP),
         title: { text: key.name, left: "center", textStyle: { fontSize: 13, fontWeight: "normal" } },
-        grid: { left: 65, right: 20, top: 35, bottom: 45 },
+        grid: { left: 65, right: 20, top: 35, bottom: tilted ? 80 : 45 },
         xAxis: xAxis,
-        yAxis: { type: "value", name: metric, scale: true, nameLocation: "middle", nameGap: 48, axisLine: { onZero: false } },
+        yAxis: { type: "value", name: metric, scale: true, nameLocation: "middle", nameGap: 48, axisLine: { onZero: false },
+          axisLabel: label() },
         series: series,
       }, { notMerge: true });
       if (!div._clickHooked) {
@@ -555,6 +595,23 @@
         });
       }
     });
+  };
+
+  /* A strip plot's axis: a tick and a label per category, tilted when they would not fit side
+   * by side, and cut to about TILTED_WIDTH pixels (the tooltip has them whole). */
+  Explorer.prototype.categoryAxis = function (key, tilted) {
+    var ticks = key.categories.map(function (_, i) { return i; });
+    return {
+      type: "value", min: -0.5, max: key.categories.length - 0.5, splitLine: { show: false },
+      axisTick: { customValues: ticks },
+      axisLabel: label({ customValues: ticks, rotate: tilted ? 30 : 0,
+        formatter: function (v) { return cut(TILTED_WIDTH / CHAR_WIDTH)(key.categories[Math.round(v)] || ""); } }),
+    };
+  };
+
+  Explorer.prototype.tilted = function (key, div) {
+    var longest = Math.max.apply(null, key.categories.map(function (c) { return c.length; }));
+    return longest * CHAR_WIDTH > (div.clientWidth - 85) / key.categories.length - 8;
   };
 
   Explorer.prototype.spread = function (key, metric) {

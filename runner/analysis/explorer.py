@@ -14,18 +14,25 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from runner import metric_names
 from runner.analysis import curve_data, grouping
 
+# the metrics the views offer, those with values in a section: each split's scores (accuracy;
+# RMSE, MAE, R² for regression) and loss, validation first
 METRICS = (
-    "val_accuracy",
-    "val_loss",
-    "test_accuracy",
-    "test_loss",
-    "train_accuracy",
-    "train_loss",
+    *(
+        name
+        for split in ("val", "test", "train")
+        for name in (
+            *metric_names.score_columns(metric_names.CLASSIFICATION, split),
+            *metric_names.score_columns(metric_names.REGRESSION, split),
+            f"{split}_loss",
+        )
+    ),
     "seconds",
 )
-LOWER_IS_BETTER_NOTE = "loss and seconds: lower is better"
+LOG_DECADES = 1.5  # positive values spanning more than this many decades: a log axis
+LINEAR_GRID = 0.1  # steps this even (relative spread) are a linear grid, even over decades
 
 
 def section(title, runs, keys, metric, common, by=None):
@@ -42,7 +49,8 @@ def section(title, runs, keys, metric, common, by=None):
     return {
         "title": title,
         "metric": metric,
-        "metrics": [{"name": m, "higher": "acc" in m} for m in metrics],
+        "metrics": [{"name": m, "higher": metric_names.higher_is_better(m)} for m in metrics],
+        "score": _score(metrics),
         "keys": keys,
         "replicates": replicates,
         "runs": {
@@ -67,6 +75,12 @@ def section(title, runs, keys, metric, common, by=None):
         "searches": _searches(runs),
         "common": {k: _plain(v) for k, v in common.items()},
     }
+
+
+def _score(metrics):
+    """The score the curves show beside the loss: accuracy, or RMSE for a regression section."""
+    task = metric_names.task_of_columns(metrics)
+    return metric_names.headline(task).split("_", 1)[1]
 
 
 def common_config(runs):
@@ -99,14 +113,27 @@ def _key(runs, name):
 
 
 def _log_spaced(runs, name, numeric):
-    """A key searched with ``tag(log, ...)``, or grid values spread evenly on a log scale."""
+    """A key searched with ``tag(log, ...)``, or positive values drawn better on a log scale:
+    spanning more than ``LOG_DECADES`` decades (0.0005, 0.005, 0.05) unless they are a linear
+    grid (1, 25, 50, 75, 100), or a decade or more spaced more evenly in log than in linear
+    steps (8, 16, 32, 64, 128)."""
     if _searched_on_log(runs, name):
         return True
     distinct = np.unique(numeric.dropna().to_numpy(float))
-    if len(distinct) < 3 or distinct[0] <= 0 or distinct[-1] / distinct[0] < 10:
+    if len(distinct) < 2 or distinct[0] <= 0 or distinct[-1] / distinct[0] < 10:
         return False
-    linear, logs = np.diff(distinct), np.diff(np.log(distinct))
-    return bool(np.std(logs) / np.mean(logs) < np.std(linear) / np.mean(linear))
+    if len(distinct) == 2:
+        return bool(np.log10(distinct[-1] / distinct[0]) > LOG_DECADES)
+    linear, logs = _unevenness(distinct), _unevenness(np.log(distinct))
+    if np.log10(distinct[-1] / distinct[0]) > LOG_DECADES:
+        return bool(linear > LINEAR_GRID)
+    return bool(logs < linear)
+
+
+def _unevenness(values):
+    """Spread of the steps between sorted values relative to their mean: 0 for an even grid."""
+    steps = np.diff(values)
+    return float(np.std(steps) / np.mean(steps))
 
 
 def _searched_on_log(runs, name):

@@ -27,11 +27,11 @@ from runner.analysis.compare import (
     count_unrecorded,
     default_by,
     default_metric,
-    higher_is_better,
     pivot,
     selected_runs,
     shown_groups,
 )
+from runner.metric_names import headline, higher_is_better, score_columns, task_of_columns
 from runner.records import write_text_atomically
 
 STYLE = """
@@ -45,7 +45,7 @@ th { background: #f5f5f5; position: sticky; top: 0; } td:first-child, th:first-c
 .scroll { overflow: auto; max-width: 100%; } .table-view { max-height: 32rem; }
 th.sortable { cursor: pointer; } tr.selected td { background: #e8f0fb; } tbody tr { cursor: pointer; }
 td.copy { text-align: left; font-family: ui-monospace, monospace; font-size: 0.75rem; user-select: all;
-  cursor: text; }
+  cursor: text; white-space: normal; overflow-wrap: anywhere; min-width: 14rem; }
 .chart.parcoords { height: 440px; } .chart.curves { height: 380px; } .slice, .search .plot { height: 300px; }
 .slices { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 0.5rem; }
 .search { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5rem; }
@@ -208,9 +208,7 @@ def _best_runs(runs, metric, top, scratch, common):
     for rank, (_, run) in enumerate(best.iterrows(), start=1):
         run_dir = Path(str(run.get("run_dir", "")))
         figures = ", ".join(
-            f"{key} {run[key]:.4g}"
-            for key in ("val_accuracy", "val_loss", "test_accuracy", "train_loss")
-            if key in run and run[key] == run[key]
+            f"{key} {run[key]:.4g}" for key in _figures(run) if key in run and run[key] == run[key]
         )
         pictures = [_img(p, p.name, "square") for p in _pictures(run_dir, scratch / str(rank))]
         differs = {k: v for k, v in run.items() if k in _config_keys(runs) and k not in common}
@@ -226,6 +224,13 @@ def _best_runs(runs, metric, top, scratch, common):
         f"</summary><pre>{_e(_yaml_lines(common))}</pre></details>"
     )
     return parts
+
+
+def _figures(run):
+    """What a best run's line shows: its validation scores (accuracy; RMSE, MAE and R² for a
+    regression run) and loss, its test score and its training loss."""
+    task = task_of_columns([key for key, value in run.items() if value == value])
+    return [*score_columns(task, "val"), "val_loss", headline(task, "test"), "train_loss"]
 
 
 def _config_keys(runs):
