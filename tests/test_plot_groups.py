@@ -104,7 +104,8 @@ def test_compare_plots_a_regression_sweeps_own_scores(tmp_path, drawn, metric, l
     )
     axes = drawn[0].axes[0]
     assert axes.get_ylabel() == f"{metric} ({label})"
-    seeds = [pd.read_csv(tmp_path / f"outputs/sweeps/sweep/{i}/metrics.csv") for i in (0, 1)]
+    folders = pd.read_csv(ledger)["run_dir"]
+    seeds = [pd.read_csv(f"{folders[i]}/metrics.csv") for i in (0, 1)]
     mean = (seeds[0][metric] + seeds[1][metric]) / 2  # the first group: lr 0.005, two seeds
     np.testing.assert_allclose(axes.get_lines()[0].get_ydata(), mean)
     assert axes.get_yscale() == ("log" if metric == "val_rmse" else "linear")
