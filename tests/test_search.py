@@ -153,6 +153,37 @@ def test_search_records_every_trial_and_is_reproducible(tmp_path):
     pd.testing.assert_frame_equal(found[0].reset_index(drop=True), found[1].reset_index(drop=True))
 
 
+def _closing_table(stdout):
+    """The sweep's closing table: from its header (the line after 'sweep: N jobs' with a 'runs'
+    column) to the next blank line."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("sweep: "))
+    start = next(i for i in range(start, len(lines)) if "runs" in lines[i].split())
+    table = lines[start:]
+    return table[: table.index("")] if "" in table else table
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="grouping.default_by drops a searched key that another searched key 'decides' (every "
+    "trial's learning rate is unique, so search.l2 is dropped); to keep every typed key "
+    "(issue 27, item 22)",
+)
+def test_closing_table_shows_every_searched_key(tmp_path):
+    result = run_cli(tmp_path, *SHORT, "hydra.sweeper.n_trials=4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    header, *rows = _closing_table(result.stdout)
+    searched = yaml.safe_load(_one(tmp_path, "outputs/sweeps/*/*/multirun.yaml").read_text())
+    keys = searched["hydra"]["sweeper"]["params"]
+    assert set(keys) == {
+        "optimizer.learning_rate", "model.width", "model.layers.0.activation", "search.l2"
+    }  # fmt: skip
+    shown = header.split()
+    assert {key.rsplit(".", 1)[-1] for key in keys} <= set(shown), header
+    assert len(rows) == 4 and "more swept keys" not in result.stdout
+
+
 @pytest.mark.slow
 def test_rerun_command_reruns_the_best_trial(tmp_path):
     result = run_cli(tmp_path, *SHORT, "hydra.sweeper.n_trials=3")
@@ -350,7 +381,7 @@ def test_failed_trial_loses_nothing(tmp_path):
 )
 def test_bad_search_settings_are_one_line_before_any_trial(tmp_path, args, message):
     result = run_cli(tmp_path, *SHORT, *args)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a config error
     assert message in result.stderr, result.stderr[-2000:]
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "outputs" / "runs.csv").exists()
@@ -364,7 +395,7 @@ def test_study_with_another_search_space_is_refused(tmp_path):
     result = run_cli(
         tmp_path, *SHORT, "hydra.sweeper.n_trials=1", storage, "model.width=choice(8,16)"
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # a config error
     assert (
         "hydra.sweeper.study_name=spiral_optuna: was made with another search space (differs in "
         "model.width)" in result.stderr
