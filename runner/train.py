@@ -16,7 +16,7 @@ from nncore import regression_scores
 from runner.best_epoch import BestEpoch, keep_mode
 from runner.build import build_model, loss_name
 from runner.checks import check_task_metrics, check_trainer, unread_keys
-from runner.data import CLASSIFICATION, REGRESSION, check_data_config, load_dataset
+from runner.data import REGRESSION, check_data_config, load_dataset
 from runner.divergence import DivergenceWatch
 from runner.errors import ConfigError, Problems, check_resolvable, os_problem
 from runner.interrupts import Interrupted, as_interrupted, deferred
@@ -304,7 +304,7 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
             model if status == "ok" else None,
             dataset,
             _title(ctx),
-            progress.best_epoch,
+            progress.kept["epoch"] if progress.kept else None,  # marked only when restored
         )
     return status, message
 
@@ -358,30 +358,14 @@ def title(choices, overrides):
     return f"{chosen}   {overrides}".strip()
 
 
-def draw_run_plots(run_dir, rows, model, dataset, title="", best_epoch=None, curves=True):
+def draw_run_plots(run_dir, rows, model, dataset, title="", kept_epoch=None, curves=True):
     """curves.png (unless ``curves=False``); boundary.png (2-D classification) or fit.png (1-D
-    regression) for a trained model. A plotting problem is reported and never costs the run its
-    records."""
-    import pandas as pd
-
-    from runner.analysis import plots
+    regression) for a trained model, as ``runner.plot`` draws them later. A plotting problem is
+    reported and never costs the run its records."""
+    from runner.analysis import run_plots
 
     try:
-        if curves:
-            plots.curves(
-                pd.DataFrame(rows), run_dir / "curves.png", title=title, best_epoch=best_epoch
-            )
-        if model is not None and dataset.n_inputs == 2 and dataset.task == CLASSIFICATION:
-            plots.boundary(
-                model,
-                dataset.X_train,
-                dataset.y_train,
-                run_dir / "boundary.png",
-                dataset.class_names,
-                title=title,
-            )
-        elif model is not None and dataset.n_inputs == 1 and dataset.task == REGRESSION:
-            plots.fit(model, dataset.X_train, dataset.y_train, run_dir / "fit.png", title=title)
+        run_plots.draw_pictures(run_dir, rows, model, dataset, title, kept_epoch, curves)
     except Exception as error:  # noqa: BLE001 - a picture is never worth losing a run over
         print(f"warning: plots not drawn: {type(error).__name__}: {error}", file=sys.stderr)
 

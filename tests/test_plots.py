@@ -137,11 +137,6 @@ def test_a_sweep_job_draws_no_pictures_unless_asked_and_they_can_be_drawn_later(
     assert forced.returncode == 0 and len(list(tmp_path.glob("outputs/sweeps/*/*/0/*.png"))) >= 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the run still draws with runner.train.draw_run_plots; it is to call "
-    "run_plots.draw_pictures(..., run_plots.kept_epoch(message)) (issue 27, items 4, 17, 20)",
-)
 @pytest.mark.parametrize(
     "overrides",
     [

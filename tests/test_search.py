@@ -164,12 +164,6 @@ def _closing_table(stdout):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="grouping.default_by drops a searched key that another searched key 'decides' (every "
-    "trial's learning rate is unique, so search.l2 is dropped); to keep every typed key "
-    "(issue 27, item 22)",
-)
 def test_closing_table_shows_every_searched_key(tmp_path):
     result = run_cli(tmp_path, *SHORT, "hydra.sweeper.n_trials=4")
     assert result.returncode == 0, result.stderr[-3000:]

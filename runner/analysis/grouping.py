@@ -151,7 +151,8 @@ def groupable(column):
 
 def default_by(runs):
     """Every config key whose value differs between the ok runs, minus those another chosen key
-    already decides (``model`` decides ``model.layers.1.units``): what tells the groups apart."""
+    already decides (``model`` decides ``model.layers.1.units``) unless the user swept it: what
+    tells the groups apart."""
     ok = runs[runs["status"] == "ok"] if "status" in runs else runs
     chosen = []
     candidates = [c for c in GROUP_CHOICES if c in ok] + [
@@ -161,6 +162,9 @@ def default_by(runs):
     candidates.sort(key=lambda c: 0 if c in GROUP_CHOICES else 1 if c in typed else 2)
     for column in candidates:
         if not groupable(column) or ok[column].nunique(dropna=False) < 2:
+            continue
+        if column in typed:  # a key the user swept is a column even when another decides it
+            chosen.append(column)  # (a search: each trial's learning rate is unique)
             continue
         if chosen and ok.groupby(chosen, dropna=False)[column].nunique(dropna=False).max() <= 1:
             continue  # decided by the keys chosen so far
