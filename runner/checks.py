@@ -156,8 +156,10 @@ def check_runner(cfg):
     with problems.check():
         _choice("runner.resume", runner["resume"], RESUME_MODES)
     with problems.check():
-        if not isinstance(runner["dry_run"], bool):
-            raise ConfigError("runner.dry_run", runner["dry_run"], "must be true or false")
+        if not isinstance(runner["dry_run"], bool) and runner["dry_run"] != "all":
+            raise ConfigError(
+                "runner.dry_run", runner["dry_run"], "must be true, false or all (every job's line)"
+            )
     if runner["max_failures"] is not None:
         with problems.check():
             _integer("runner.max_failures", runner["max_failures"], 1, " or null (never stop)")

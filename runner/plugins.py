@@ -19,12 +19,13 @@ def make_visible():
 
     # Hydra's scan may have imported hydra-submitit-launcher's configs after ours: ours again
     config._store_submitit()
+    config._store_joblib()
     from hydra_plugins.nnrunner.grid_sweeper import GridSweeper
     from hydra_plugins.nnrunner.optuna_sweeper import OptunaSweeper
     from hydra_plugins.nnrunner.pool_launcher import PoolLauncher
     from hydra_plugins.nnrunner.ray_launcher import RayLauncher
 
-    for plugin in (PoolLauncher, RayLauncher, GridSweeper, OptunaSweeper, *_submitit()):
+    for plugin in (PoolLauncher, RayLauncher, GridSweeper, OptunaSweeper, *_submitit(), *_joblib()):
         plugins.register(plugin)
 
 
@@ -35,3 +36,10 @@ def _submitit():
     if packed.LocalLauncher is None:
         return ()
     return (packed.PackedLocalLauncher, packed.PackedSlurmLauncher)
+
+
+def _joblib():
+    """joblib with the pool's console, when hydra-joblib-launcher is installed."""
+    from hydra_plugins.nnrunner import joblib_launcher
+
+    return () if joblib_launcher.JoblibLauncher is None else (joblib_launcher.QuietJoblibLauncher,)

@@ -75,7 +75,7 @@ def test_the_same_seed_gives_the_same_metrics_under_every_launcher(tmp_path):
 @pytest.mark.parametrize("value", ["0", "-2", "1.5", "two", "true"])
 def test_a_bad_worker_count_is_one_line_naming_the_key(tmp_path, value):
     result = run_cli(tmp_path, "-m", f"hydra.launcher.n_jobs={value}", "seed=0,1", *FAST)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.strip()]
     assert line.startswith(f"error: hydra.launcher.n_jobs={value}: must be a positive integer")

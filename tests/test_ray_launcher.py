@@ -168,7 +168,7 @@ def test_ray_remote_options_pass_through_and_a_bad_one_names_the_key(tmp_path):
     )
     assert good.returncode == 0, good.stderr[-3000:]
     bad = _ray(tmp_path, tmp_path, "seed=0", "+hydra.launcher.ray.remote.no_such_option=1")
-    assert bad.returncode == 1 and "hydra.launcher.ray.remote" in bad.stderr
+    assert bad.returncode == 2 and "hydra.launcher.ray.remote" in bad.stderr
     assert "Traceback" not in bad.stderr
 
 
@@ -176,7 +176,7 @@ def test_an_unreachable_address_is_one_line_in_seconds(tmp_path):
     started = time.monotonic()
     result = _ray(tmp_path, tmp_path, "seed=0,1", "hydra.launcher.ray.init.address=127.0.0.1:9")
     assert time.monotonic() - started < 10 + 5  # + the runner's own start-up
-    assert result.returncode == 1
+    assert result.returncode == 2  # a config error: the address
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert (
         lines
@@ -200,7 +200,7 @@ def test_an_unreachable_address_is_one_line_in_seconds(tmp_path):
 )
 def test_bad_chunk_settings_name_the_key(tmp_path, override, message):
     result = _ray(tmp_path, tmp_path, "seed=0,1", override)
-    assert result.returncode == 1 and message in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
 
 
 def test_chunks_run_about_chunk_s_seconds_and_leave_no_slot_idle():

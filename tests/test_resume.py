@@ -165,7 +165,8 @@ def test_a_dry_run_lists_jobs_and_writes_nothing(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "3 jobs: 1 would run, 2 would be skipped as done" in lines[0]
-    assert [line.split()[2] for line in lines[1:]] == ["skip", "skip", "run"]
+    assert lines[1] == "grid: seed 3 = 3 jobs"
+    assert [line.split()[2] for line in lines[2:]] == ["skip", "skip", "run"]
     assert _tree(tmp_path / "outputs") == before
 
 
@@ -175,7 +176,7 @@ def test_max_failures_stops_launching_and_records_the_rest(tmp_path):
     result = run_cli(
         tmp_path, "-m", *TINY, widths, "runner.max_failures=2", "hydra.launcher.n_jobs=1"
     )
-    assert result.returncode == 1
+    assert result.returncode == 3  # jobs interrupted: --resume finishes the sweep
     summary = _summary(_sweeps(tmp_path)[0])
     assert list(summary.status) == ["failed", "failed"] + ["interrupted"] * 3
     assert summary.message[2:].str.contains("runner.max_failures=2 reached").all()
@@ -196,14 +197,14 @@ def test_resume_refuses_in_one_line_and_touches_nothing(tmp_path):
         (tmp_path / "nowhere", "no such folder"),
     ]:
         result = run_cli(tmp_path, "--resume", str(folder))
-        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.returncode == 2 and "Traceback" not in result.stderr
         [line] = result.stderr.strip().splitlines()
         assert line.startswith(f"error: --resume {folder}: ") and expected in line
     saved = sweep_dir / "multirun.yaml"
     saved.write_text(saved.read_text().replace("model=dense2,dense3", "model=dense2,dense9"))
     before = _tree(tmp_path / "outputs")
     result = run_cli(tmp_path, "--resume", str(sweep_dir))
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
     assert "model=dense2,dense9 no longer composes" in line and "dense9" in line
     assert "available: dense2, dense3" in line and str(sweep_dir) in line
@@ -231,12 +232,15 @@ def test_runs_of_an_earlier_version_are_recognised_from_their_saved_config(tmp_p
             "runner.max_failures=0",
             "runner.max_failures=0: must be a positive integer or null (never stop)",
         ),
-        ("runner.dry_run=maybe", "runner.dry_run=maybe: must be true or false"),
+        (
+            "runner.dry_run=maybe",
+            "runner.dry_run=maybe: must be true, false or all (every job's line)",
+        ),
     ],
 )
 def test_bad_runner_settings_are_one_line_and_write_nothing(tmp_path, bad, expected):
     for mode in (["-m", "seed=0,1"], []):
         result = run_cli(tmp_path, *mode, *TINY, bad)
-        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines() == [f"error: {expected}"]
     assert not (tmp_path / "outputs").exists()

@@ -178,3 +178,29 @@ def _store_submitit():
 
 
 _store_submitit()
+
+
+try:
+    from hydra_plugins.hydra_joblib_launcher.config import JobLibLauncherConf
+except ImportError:
+    JobLibLauncherConf = None
+
+if JobLibLauncherConf is not None:
+
+    @dataclass
+    class QuietJoblibConf(JobLibLauncherConf):
+        """hydra-joblib-launcher's keys, with the pool's console (one progress line for the
+        sweep, each job's lines in its job.log)."""
+
+        _target_: str = "hydra_plugins.nnrunner.joblib_launcher.QuietJoblibLauncher"
+
+
+def _store_joblib():
+    """Our joblib config in place of hydra-joblib-launcher's own, when that is installed."""
+    if JobLibLauncherConf is not None:
+        _store.store(
+            group="hydra/launcher", name="joblib", node=QuietJoblibConf, provider="nnrunner"
+        )
+
+
+_store_joblib()

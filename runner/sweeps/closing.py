@@ -1,23 +1,31 @@
-"""What a sweep prints when it ends, in at most 100 columns: the best groups, then the jobs that
-did not finish ok. Everything else (every metric, every job, full messages) is in summary.csv
-and ``python -m runner.compare``.
+"""What a sweep prints when it ends, as wide as the terminal (100 columns when the output is not
+one): the best groups, then the jobs that did not finish ok. Everything else (every metric,
+every job, full messages) is in summary.csv and ``python -m runner.compare``.
+
+A regression sweep shows its RMSE and R² where a classification sweep shows accuracy (the
+names come from ``runner.metric_names``).
 """
 
 import math
 
 import pandas as pd
 
-WIDTH = 100
+from runner.metric_names import CLASSIFICATION, REGRESSION, headline, score_columns
+from runner.sweeps.progress import clip, counted
+from runner.sweeps.progress import width as terminal_width
+
 CELL = 24  # widest value shown in a cell; longer ones end in "…"
 LISTED = 10  # jobs that did not finish ok listed by name; the rest are counted
 
 
-def best_groups(table, by, metric, width=WIDTH):
+def best_groups(table, by, metric, width=None, task=CLASSIFICATION, jobs=None):
     """compare()'s table -> aligned text: the swept keys, runs, metric as mean ± half its 95%
-    interval, then val_loss and seconds while they fit. Which groups are tied with the best is
-    ``runner.compare``'s to say: its tests cost a second of imports at every sweep's end."""
+    interval, then the task's scores, val_loss and seconds while they fit. Which groups are
+    tied with the best is ``runner.compare``'s to say: its tests cost a second of imports at
+    every sweep's end. ``jobs`` (the sweep's rows) gives the means of scores compare left out."""
     from runner.analysis.compare import with_interval  # at the sweep's end, not its start
 
+    width = width or terminal_width()
     if table.empty:
         return "(no runs finished ok)"
     names = _short_names(by)
@@ -30,15 +38,48 @@ def best_groups(table, by, metric, width=WIDTH):
         )
     ]
     optional = [
-        (column, table[f"{column}_mean"].map(_number))
-        for column in ("val_loss", "val_accuracy", "seconds")
-        if column != metric and f"{column}_mean" in table
+        (column, means.map(_number))
+        for column in shown_columns(task)
+        if column != metric and (means := _means(table, column, by, jobs)) is not None
     ]
     if table["not_ok"].any():
         optional.insert(0, ("not_ok", table["not_ok"].astype(int)))
+    return _fitted(shown, optional, width)
+
+
+def shown_columns(task):
+    """Beside the ranked metric: the task's headline score and its higher-is-better ones
+    (val_accuracy; val_rmse and val_r2), then val_loss and seconds."""
+    scores = [headline(task)] + [c for c in score_columns(task, "val") if c.endswith("_r2")]
+    return [*dict.fromkeys(scores), "val_loss", "seconds"]
+
+
+def task_of_jobs(jobs):
+    """Regression when the jobs recorded an RMSE (classification runs leave it empty)."""
+    rmse = headline(REGRESSION)
+    if rmse in jobs and pd.to_numeric(jobs[rmse], errors="coerce").notna().any():
+        return REGRESSION
+    return CLASSIFICATION
+
+
+def _means(table, column, by, jobs):
+    """Each group's mean of ``column``: compare's, or from the ok jobs; None if there is none."""
+    if f"{column}_mean" in table:
+        return table[f"{column}_mean"]
+    if jobs is None or column not in jobs:
+        return None
+    ok = jobs[jobs["status"] == "ok"]
+    values = ok[by].assign(_value=pd.to_numeric(ok[column], errors="coerce"))
+    means = values.groupby(by, dropna=False)["_value"].mean().rename("_mean").reset_index()
+    merged = table[by].merge(means, on=by, how="left")
+    return None if merged["_mean"].isna().all() else merged["_mean"]
+
+
+def _fitted(shown, optional, width):
+    """Add the optional columns while they fit; drop swept keys (the last first) if needed."""
     text = _render(shown)
     for column, values in optional:
-        candidate = shown.assign(**{column: values})
+        candidate = shown.assign(**{column: values.to_numpy()})
         if _too_wide(_render(candidate), width):
             break
         shown, text = candidate, _render(candidate)
@@ -55,22 +96,25 @@ def swept(overrides_of_jobs):
     return [" ".join(o for o in job if o not in shared) for job in lists]
 
 
-def not_ok(failed, jobs, width=WIDTH, listed=LISTED):
-    """The jobs that did not finish ok, one line each: job, status, the overrides that set it
-    apart from the sweep's other jobs, and what went wrong."""
-    lines = []
+def not_ok(failed, jobs, width=None, listed=LISTED):
+    """The jobs that did not finish ok, one line each and each within ``width`` columns: job,
+    status, the overrides that set it apart from the sweep's other jobs (at most half the line),
+    and what went wrong, last, cut where the line ends."""
+    width = width or terminal_width()
     labels = dict(
         zip(jobs.index, swept(jobs.get("overrides", pd.Series("", jobs.index))), strict=True)
     )
+    lines = []
     for index, row in failed.head(listed).iterrows():
         job = "-" if pd.isna(row.get("job")) else str(int(row["job"]))
         head = f"  job {job:>4}  {row['status']:<11}  "
-        label = labels.get(index, "")
-        message = (f"{label}: " if label else "") + str(row.get("message") or "")
         room = width - len(head)
-        lines.append(head + (message if len(message) <= room else message[: room - 1] + "…"))
+        label = clip(labels.get(index, ""), max(room // 2, 10))
+        message = (f"{label}: " if label else "") + str(row.get("message") or "")
+        lines.append(head + clip(message, room))
     if len(failed) > listed:
-        lines.append(f"  ... and {len(failed) - listed} more (status and message in summary.csv)")
+        more = counted(len(failed) - listed, "more job")
+        lines.append(clip(f"  ... and {more} (status and message in summary.csv)", width))
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf, open_dict
 from runner.checks import check_runner
 from runner.progress import say
 from runner.sweeps.compose import cache_for
+from runner.sweeps.dry_run import describe
 from runner.sweeps.prepare import ledger_path, start
 
 
@@ -35,7 +36,8 @@ def sweep(sweeper, arguments):
             cache.validate(list(overrides))
     sweep_dir = Path(str(config.hydra.sweep.dir))
     if settings["dry_run"]:
-        say(dry_run(cache, sweeper.overrides, ledger_path(config), settings["resume"]))
+        every = settings["dry_run"] == "all"
+        say(describe(cache, sweeper.overrides, ledger_path(config), settings["resume"], every))
         sweeper.batch_index = len(sweeper.overrides)
         return []
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -50,37 +52,6 @@ def sweep(sweeper, arguments):
         initial_job_idx += len(batch)
         returns.append(results)
     return returns
-
-
-def dry_run(cache, batches, ledger, mode):
-    """The jobs of the sweep, each marked run or skip (and why) -> the text to print."""
-    from runner.sweeps import reuse
-    from runner.sweeps.closing import swept
-
-    jobs = [list(overrides) for batch in batches for overrides in batch]
-    known, note = reuse.read_ledger(ledger, dry_run=True) if mode != "never" else (None, None)
-    labels = swept(" ".join(job) for job in jobs)
-    lines, skipped = [], 0
-    for idx, (overrides, label) in enumerate(zip(jobs, labels, strict=True)):
-        key = key_of_job(cache.load(overrides), idx)
-        earlier = reuse.earlier_run(key, mode, ledger, known) if key else None
-        if earlier is None:
-            lines.append(f"  job {idx:>4}  run   {label or ' '.join(overrides)}")
-            continue
-        skipped += 1
-        where = _relative(earlier["run_dir"])
-        lines.append(
-            f"  job {idx:>4}  skip  {label or ' '.join(overrides)}  ({earlier['status']} in {where})"
-        )
-    head = (
-        f"dry run (runner.resume={mode}): {len(jobs)} jobs: {len(jobs) - skipped} would run, "
-        f"{skipped} would be skipped as done; nothing was run or written"
-    )
-    if known is not None and known.unknown:
-        head += f"\n({known.unknown} ledger rows have no run_key and cannot be recognised)"
-    if note:
-        head += f"\n(note: {note})"
-    return "\n".join([head, *lines])
 
 
 def key_of_job(config, idx=None):
@@ -112,9 +83,3 @@ def resolved_task(config):
         return None
     finally:
         hydra_config.cfg = previous
-
-
-def _relative(path):
-    from runner.job import relative
-
-    return relative(path)

@@ -104,7 +104,10 @@ class Session:
     def _finished(self, job, outcome):
         label = self.labels.get(job.idx)
         self.progress.finished(
-            f"{job.idx} ({label})" if label else job.idx, outcome.status, outcome.message
+            f"{job.idx} ({label})" if label else job.idx,
+            outcome.status,
+            outcome.message,
+            reused=outcome.reused,
         )
 
     def close(self, at_once=False):

@@ -29,7 +29,7 @@ def prepare_multirun(config):
         if settings["dry_run"]:
             raise ConfigError(
                 "runner.dry_run",
-                True,
+                settings["dry_run"],
                 "lists the jobs of a grid sweep (hydra/sweeper=grid, the default); a search "
                 "proposes its trials as it goes, so there is no list to show beforehand",
             )

@@ -3,9 +3,12 @@
 In a terminal a tqdm bar on stderr with the counts by status and the time left; anywhere else
 (a pipe, a log file) a plain line about every tenth of the jobs, without colour or carriage
 returns. Each job's own lines are in its folder's job.log. The first few failed jobs are named
-as they happen; the sweep summary lists them all at the end.
+as they happen; the sweep summary lists them all at the end. The time left is estimated from
+the jobs that ran: a job found done already (reused) costs milliseconds and says nothing of
+the rest, so a sweep that has only reused jobs so far gives no estimate.
 """
 
+import shutil
 import sys
 import time
 from collections import Counter
@@ -13,7 +16,20 @@ from collections import Counter
 from runner.progress import say
 
 NAMED_FAILURES = 5  # failures named as they happen; the rest are counted
-WIDTH = 100
+WIDTH = 100  # columns when the output is not a terminal
+# tqdm's own estimate would count reused jobs: the time left is this bar's postfix instead
+BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+REUSED = "reused"  # what a launcher that counts reused jobs apart (Ray) calls their status
+
+
+def width():
+    """The terminal's width in columns (``COLUMNS`` if set), 100 when it is not a terminal."""
+    return max(40, shutil.get_terminal_size((WIDTH, 24)).columns)
+
+
+def counted(n, noun, plural=None):
+    """``counted(1, "job")`` -> "1 job", ``counted(2, "job")`` -> "2 jobs"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 class SweepProgress:
@@ -29,6 +45,7 @@ class SweepProgress:
         self.counts = Counter()
         self.started = time.monotonic()
         self.failures_named = 0
+        self.reused = 0  # jobs found done already, left out of the time-left estimate
         self.interactive = sys.stderr.isatty() if interactive is None else interactive
         self.bar = None
         self.next_line = 0
@@ -43,21 +60,26 @@ class SweepProgress:
         elif self.interactive and self.total > 1:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total, unit="job", leave=False, file=sys.stderr)
+            self.bar = tqdm(
+                total=self.total, unit="job", leave=False, file=sys.stderr, bar_format=BAR
+            )
             self.bar.update(self.done)
 
     @property
     def done(self):
         return sum(self.counts.values())
 
-    def finished(self, job, status, message=""):
+    def finished(self, job, status, message="", reused=False):
+        """Job ``job`` ended with ``status``; ``reused``: it was found done and not run."""
         self.counts[status] += 1
-        if status not in ("ok", "diverged") and self.failures_named < NAMED_FAILURES:
+        self.reused += bool(reused) or status == REUSED
+        if status not in ("ok", "diverged", REUSED) and self.failures_named < NAMED_FAILURES:
             self.failures_named += 1
-            self._say(_clip(f"job {job}: {status}: {message}"))
+            self._say(clip(f"job {job}: {status}: {message}", width()))
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix_str(self._counts(), refresh=False)
+            left = self._left()
+            self.bar.set_postfix_str(self._counts() + (f"; {left}" if left else ""), refresh=False)
         elif self.done >= self.next_line or self.done == self.total:
             self.next_line = self.done + max(1, self.total // 10)
             say(f"jobs {self.done}/{self.total}: {self._counts()}; {self._times()}")
@@ -73,13 +95,25 @@ class SweepProgress:
 
     def _times(self):
         elapsed = time.monotonic() - self.started
-        left = elapsed / self.done * (self.total - self.done) if self.done else 0
-        return f"{elapsed:.1f} s" + (f", about {left:.0f} s left" if self.done < self.total else "")
+        left = self._left()
+        return f"{elapsed:.1f} s" + (f", {left}" if left else "")
+
+    def _left(self):
+        """``"about 12 s left"`` from the jobs that ran, or ``""`` before any has."""
+        ran = self.done - self.reused
+        if not ran or self.done >= self.total:
+            return ""
+        elapsed = time.monotonic() - self.started
+        left = elapsed / ran * (self.total - self.done)
+        return f"about {left:.0f} s left" if left >= 0.5 else "less than 1 s left"
 
     def close(self):
+        """Take the bar off the screen (a later batch of the sweep starts a new one)."""
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
-def _clip(text, width=WIDTH):
-    return text if len(text) <= width else text[: width - 1] + "…"
+def clip(text, width):
+    """``text`` cut to ``width`` characters, ending in "…" when it was cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from runner.errors import ConfigError
+from runner.errors import EXIT_FAILED, EXIT_OK, EXIT_UNFINISHED, EXIT_USAGE, ConfigError
 from runner.job import SWEEP_PID, relative
 from runner.progress import say
 from runner.records import (
@@ -30,6 +30,8 @@ from runner.records import (
 )
 from runner.sweeps import single_run, stopping
 from runner.sweeps.prepare import prepare_multirun
+from runner.sweeps.progress import clip, counted
+from runner.sweeps.progress import width as terminal_width
 from runner.train import RUN_FILES
 
 _active_sweeps = []  # sweep folders started in this process, for the entry point to finish
@@ -45,7 +47,7 @@ class SweepRecorder(Callback):
             sweep_dir = prepare_multirun(config)
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
-            sys.exit(1)
+            sys.exit(EXIT_USAGE)
         # inherited by worker processes (those on other machines see another host in it)
         os.environ[SWEEP_PID] = f"{socket.gethostname()}:{os.getpid()}"
         _active_sweeps.append(sweep_dir)
@@ -55,7 +57,7 @@ class SweepRecorder(Callback):
             single_run.before(config)
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
-            sys.exit(1)
+            sys.exit(EXIT_USAGE)
         run_dir = Path(str(config.hydra.run.dir))
         existing = [name for name in RUN_FILES if (run_dir / name).exists()]
         if existing:
@@ -64,7 +66,7 @@ class SweepRecorder(Callback):
                 "its files are kept, choose a new folder",
                 file=sys.stderr,
             )
-            sys.exit(1)
+            sys.exit(EXIT_USAGE)
 
 
 def active_sweep():
@@ -217,35 +219,64 @@ def _overrides(job_dir):
 
 
 def finish(sweep_dir, top=10):
-    """Write the sweep summary, print the best jobs and the failed ones -> exit code (1 if any failed)."""
-    from runner.analysis.compare import compare, default_by, default_metric
-    from runner.sweeps import closing
+    """Write the sweep summary, print the best groups and the jobs that did not finish ok
+    -> the sweep's exit code (``exit_code``)."""
+    from runner.sweeps import closing  # pandas: at a sweep's end, never in a single run
 
     if not Path(sweep_dir).is_dir():
-        return 0
+        return EXIT_OK
     reason = stopping.stop_reason(sweep_dir)
     if reason is not None:
         record_cut_off(sweep_dir, reason)
     path, jobs = write_sweep_summary(sweep_dir)
     if jobs.empty:
-        return 0
-    counts = ", ".join(f"{n} {s}" for s, n in jobs["status"].value_counts().items())
-    reused = int(jobs["reused_from"].notna().sum()) if "reused_from" in jobs else 0
-    if reused:
-        counts += f"; {reused} of them done before and not run again"
-    say(f"\nsweep: {len(jobs)} jobs ({counts}); summary: {relative(path)}")
+        return EXIT_OK
+    say(_headline(jobs, relative(path)))
     if (jobs["status"] == "ok").any():
-        by, metric = default_by(jobs), default_metric(jobs)
-        table, _ = compare(jobs, by, metric, ties=False)  # runner.compare tests for ties
-        say(closing.best_groups(table.head(top), by, metric))
-        if len(table) > top:
-            say(f"({len(table) - top} more groups: python -m runner.compare {relative(path)})")
+        _best(jobs, path, top)
     pruned = int((jobs["status"] == "pruned").sum())
     if pruned:
         say(
-            f"({pruned} jobs pruned: the search's pruner stopped them early; their metrics up to then are in their folders)"
+            clip(
+                f"({counted(pruned, 'job')} pruned: the search's pruner stopped them early; "
+                "their metrics up to then are in their folders)",
+                terminal_width(),
+            )
         )
     failed = jobs[~jobs["status"].isin(["ok", "pruned"])]
     if len(failed):
         say(f"\njobs that did not finish ok:\n{closing.not_ok(failed, jobs)}", file=sys.stderr)
-    return 1 if (jobs["status"] == "failed").any() else 0
+    return exit_code(jobs)
+
+
+def exit_code(jobs):
+    """3 when jobs were interrupted or never started (``--resume`` finishes the sweep), else 1
+    when a job failed or diverged, else 0."""
+    statuses = set(jobs["status"])
+    if statuses & {"interrupted", "not_started"}:
+        return EXIT_UNFINISHED
+    return EXIT_FAILED if statuses & {"failed", "diverged"} else EXIT_OK
+
+
+def _headline(jobs, path):
+    """``sweep: 6 jobs (5 ok, 1 failed); summary: PATH``, the path on a line of its own when the
+    line would be wider than the terminal."""
+    counts = ", ".join(f"{n} {s}" for s, n in jobs["status"].value_counts().items())
+    reused = int(jobs["reused_from"].notna().sum()) if "reused_from" in jobs else 0
+    if reused:
+        counts += f"; {reused} of them done before and not run again"
+    line = f"\nsweep: {counted(len(jobs), 'job')} ({counts}); summary: {path}"
+    return line if len(line) <= terminal_width() + 1 else line.replace("; summary: ", "\nsummary: ")
+
+
+def _best(jobs, path, top):
+    from runner.analysis.compare import compare, default_by, default_metric
+    from runner.sweeps import closing
+
+    by, metric = default_by(jobs), default_metric(jobs)
+    table, _ = compare(jobs, by, metric, ties=False)  # runner.compare tests for ties
+    task = closing.task_of_jobs(jobs)
+    say(closing.best_groups(table.head(top), by, metric, task=task, jobs=jobs))
+    if len(table) > top:
+        more = counted(len(table) - top, "more group")
+        say(clip(f"({more}: python -m runner.compare {relative(path)})", terminal_width()))

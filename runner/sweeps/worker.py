@@ -39,6 +39,7 @@ class Outcome:
     status: str  # the run's status (ok, failed, ...), or "error" when the task raised
     message: str = ""
     value: object = None  # the task's return value (the objective) or the exception
+    reused: bool = False  # found done in the ledger and not run (no time spent on it)
 
 
 def task_function(setup):
@@ -118,7 +119,7 @@ class JobRunner:
         if reused is not None:
             objective = OmegaConf.select(config, "objective", default="val_loss")
             value = reuse.objective_of(reused, objective)
-            return Outcome(idx, reused["status"], reused.get("message") or "", value)
+            return Outcome(idx, reused["status"], reused.get("message") or "", value, True)
         folder.mkdir(parents=True, exist_ok=True)
         job_module.last_row.clear()
         with _output_to(folder / LOG_NAME):
@@ -130,7 +131,8 @@ class JobRunner:
                 # a search's trial that did not finish ok: recorded, and told to the sweeper
                 return Outcome(idx, row["status"], row.get("message") or "", error)
             return Outcome(idx, "error", f"{type(error).__name__}: {error}", _picklable(error))
-        return Outcome(idx, row.get("status", "ok"), row.get("message") or "", ret.return_value)
+        status, message = row.get("status", "ok"), row.get("message") or ""
+        return Outcome(idx, status, message, ret.return_value, bool(row.get("reused")))
 
 
 def run_job(task_function, config, callbacks, folder=None):
