@@ -18,9 +18,9 @@ RATES = tuple(np.round(np.geomspace(0.001, 0.1, 20), 5))
 def drawn(monkeypatch):
     """The figures the plots save, to read what a picture shows."""
     figures = []
-    save = plots._save
+    save = plots.save
     monkeypatch.setattr(
-        plots, "_save", lambda figure, path: figures.append(figure) or save(figure, path)
+        plots, "save", lambda figure, path: figures.append(figure) or save(figure, path)
     )
     return figures
 

@@ -26,7 +26,7 @@ MAX_HEIGHT = 8  # inches a curves picture grows to before its legend takes a sec
 MARGIN = 1.0  # inches of axis labels and ticks around the axes of a curves picture
 
 
-def _figure(size):
+def new_figure(size):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -35,7 +35,7 @@ def _figure(size):
     return figure
 
 
-def _tight(figure):
+def tighten(figure):
     """Tight layout where it fits; where it cannot (a long title, a wide legend) matplotlib
     keeps the plain layout and warns, which is noise on a user's console."""
     import warnings
@@ -53,77 +53,9 @@ def wrapped(title, width):
     return "\n".join(textwrap.wrap(title, width, break_on_hyphens=False)) if title else ""
 
 
-def _save(figure, path):
+def save(figure, path):
     figure.savefig(path, dpi=DPI)
     return path
-
-
-def curves(metrics, path, title="", best_epoch=None):
-    """Train and validation loss and accuracy against epoch. metrics: DataFrame of metrics.csv;
-    ``best_epoch``, when given, is marked with a vertical line on both panels."""
-    figure = _figure(CURVES_SIZE)
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
-    for axes, name in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
-        for split, style in (("train", "-"), ("val", "--")):
-            column = f"{split}_{name}"
-            if column in metrics and metrics[column].notna().any():
-                axes.plot(metrics["epoch"], metrics[column], style, label=split)
-        if best_epoch is not None:
-            axes.axvline(best_epoch, color="0.4", linestyle=":", label=f"best epoch {best_epoch}")
-        axes.set_xlabel("epoch")
-        axes.set_ylabel(name)
-        axes.grid(alpha=0.3)
-        axes.legend()
-    losses = metrics[[c for c in ("train_loss", "val_loss") if c in metrics]].to_numpy(dtype=float)
-    if np.isfinite(losses).all() and (losses > 0).all():
-        loss_axes.set_yscale("log")
-    figure.suptitle(wrapped(title, 110), fontsize=10)
-    _tight(figure)
-    return _save(figure, path)
-
-
-def boundary(model, X, y, path, class_names=(), title=""):
-    """Decision regions of a 2-input classifier over the data's range, training points on top."""
-    from matplotlib.colors import ListedColormap
-
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    pad = 0.1 * (hi - lo) + 1e-3
-    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], GRID)
-    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], GRID)
-    grid_x, grid_y = np.meshgrid(xs, ys)
-    points = np.column_stack([grid_x.ravel(), grid_y.ravel()])
-    regions = predicted_classes(model, points).reshape(grid_x.shape)
-    n_classes = max(int(y.max()) + 1, int(regions.max()) + 1, 2)
-    colours = _palette(n_classes)
-    figure = _figure(SQUARE_SIZE)
-    axes = figure.subplots()
-    axes.contourf(
-        grid_x,
-        grid_y,
-        regions,
-        levels=np.arange(n_classes + 1) - 0.5,
-        cmap=ListedColormap(colours),
-        alpha=0.35,
-    )
-    for k in range(n_classes):
-        chosen = y == k
-        if chosen.any():
-            label = class_names[k] if k < len(class_names) else str(k)
-            axes.scatter(
-                X[chosen, 0],
-                X[chosen, 1],
-                s=12,
-                color=colours[k],
-                edgecolors="black",
-                linewidths=0.3,
-                label=label,
-            )
-    axes.set_xlim(xs[0], xs[-1])
-    axes.set_ylim(ys[0], ys[-1])
-    axes.legend(loc="upper right", fontsize=8)
-    axes.set_title(wrapped(title, 70), fontsize=9)
-    _tight(figure)
-    return _save(figure, path)
 
 
 def predicted_classes(model, points):
@@ -134,29 +66,13 @@ def predicted_classes(model, points):
     return np.argmax(outputs, axis=1)
 
 
-def fit(model, X, y, path, title=""):
-    """Regression on one input: the data as points, the network's prediction as a line."""
-    order = np.argsort(X[:, 0])
-    line = np.linspace(X[:, 0].min(), X[:, 0].max(), 500, dtype=X.dtype).reshape(-1, 1)
-    figure = _figure(CURVES_SIZE)
-    axes = figure.subplots()
-    axes.scatter(X[order, 0], y[order, 0], s=6, color="grey", label="data")
-    axes.plot(line[:, 0], model.predict(line)[:, 0], color="crimson", label="prediction")
-    axes.set_xlabel("x")
-    axes.set_ylabel("y")
-    axes.legend()
-    axes.set_title(wrapped(title, 70), fontsize=9)
-    _tight(figure)
-    return _save(figure, path)
-
-
 def overlaid_curves(curves_by_group, metric, path):
     """Validation curves of compared groups: the mean over runs as a line, min to max as a band;
     each group its own colour and line style (``group_styles``), the legend beside the axes.
 
     curves_by_group: {label: DataFrame with 'epoch' and one column per run}.
     """
-    figure = _figure(CURVES_SIZE)
+    figure = new_figure(CURVES_SIZE)
     axes = figure.subplots()
     styles = group_styles(len(curves_by_group))
     for (label, frame), (colour, dashes) in zip(curves_by_group.items(), styles, strict=True):
@@ -172,8 +88,8 @@ def overlaid_curves(curves_by_group, metric, path):
         axes.set_yscale("log")  # losses and errors: their late, small differences stay visible
     axes.grid(alpha=0.3)
     _legend_beside(figure, axes)
-    _tight(figure)
-    return _save(figure, path)
+    tighten(figure)
+    return save(figure, path)
 
 
 def group_styles(n):
@@ -217,7 +133,7 @@ def _with_direction(metric):
 
 def heatmap(grid, metric, path):
     """A two-parameter grid (DataFrame: rows x columns -> metric mean), annotated."""
-    figure = _figure(SQUARE_SIZE)
+    figure = new_figure(SQUARE_SIZE)
     axes = figure.subplots()
     values = grid.to_numpy(dtype=float)
     image = axes.imshow(
@@ -239,9 +155,9 @@ def heatmap(grid, metric, path):
             ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
             axes.text(j, i, f"{value:.3g}", ha="center", va="center", color=ink, fontsize=9)
     figure.colorbar(image, ax=axes, label=_with_direction(metric))
-    _tight(figure)
-    return _save(figure, path)
+    tighten(figure)
+    return save(figure, path)
 
 
-def _palette(n):
+def palette(n):
     return [COLOURS[k % len(COLOURS)] for k in range(n)]

@@ -114,7 +114,7 @@ def draw_pictures(out_dir, rows, model, dataset, title="", kept=None, curves=Tru
 def _saved(figure, out_dir, name):
     from runner.analysis import plots
 
-    return plots._save(figure, out_dir / f"{name}.png")
+    return plots.save(figure, out_dir / f"{name}.png")
 
 
 def curves_figure(metrics, title="", kept=None):
@@ -127,7 +127,7 @@ def curves_figure(metrics, title="", kept=None):
 
     task = metric_names.task_of_columns(metrics.columns)
     score = metric_names.score_columns(task, "train")[0].split("_", 1)[1]
-    figure = plots._figure(plots.CURVES_SIZE)
+    figure = plots.new_figure(plots.CURVES_SIZE)
     loss_axes, score_axes = figure.subplots(1, 2)
     for axes, name in ((loss_axes, "loss"), (score_axes, score)):
         for split, style in (("train", "-"), ("val", "--")):
@@ -144,7 +144,7 @@ def curves_figure(metrics, title="", kept=None):
     if np.isfinite(losses).all() and (losses > 0).all():
         loss_axes.set_yscale("log")
     figure.suptitle(plots.wrapped(title, 110), fontsize=10)
-    plots._tight(figure)
+    plots.tighten(figure)
     return figure
 
 
@@ -181,8 +181,8 @@ def boundary_figure(model, dataset, title=""):
     regions = plots.predicted_classes(model, points.astype(dataset.X_train.dtype))
     regions = regions.reshape(grid_x.shape)
     n_classes = max(int(y.max()) + 1, int(regions.max()) + 1, 2)
-    colours = plots._palette(n_classes)
-    figure = plots._figure(plots.SQUARE_SIZE)
+    colours = plots.palette(n_classes)
+    figure = plots.new_figure(plots.SQUARE_SIZE)
     axes = figure.subplots()
     levels = np.arange(n_classes + 1) - 0.5
     axes.contourf(grid_x, grid_y, regions, levels=levels, colors=colours, alpha=0.35)
@@ -198,7 +198,7 @@ def boundary_figure(model, dataset, title=""):
     axes.set_ylabel(names[1])
     axes.legend(loc="upper right", fontsize=8)
     axes.set_title(plots.wrapped(title, 70), fontsize=9)
-    plots._tight(figure)
+    plots.tighten(figure)
     return figure
 
 
@@ -213,7 +213,7 @@ def fit_figure(model, dataset, title=""):
     names, offset, scale = original_units(dataset)
     X, y = dataset.X_train, dataset.y_train
     line = np.linspace(X[:, 0].min(), X[:, 0].max(), 500, dtype=X.dtype).reshape(-1, 1)
-    figure = plots._figure(plots.CURVES_SIZE)
+    figure = plots.new_figure(plots.CURVES_SIZE)
     axes = figure.subplots()
     axes.scatter(X[:, 0] * scale[0] + offset[0], y[:, 0], s=6, color="grey", label="data")
     prediction = model.predict(line)[:, 0]
@@ -222,7 +222,7 @@ def fit_figure(model, dataset, title=""):
     axes.set_ylabel(encoding_of(dataset).target)
     axes.legend()
     axes.set_title(plots.wrapped(title, 70), fontsize=9)
-    plots._tight(figure)
+    plots.tighten(figure)
     return figure
 
 
