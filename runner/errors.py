@@ -1,7 +1,6 @@
 """The one exception type for mistakes a user can make in a config, an override or a file,
 and the exit codes every command ends with."""
 
-import collections
 import contextlib
 import difflib
 import errno
@@ -15,10 +14,6 @@ _ARGUMENT_ERROR = re.compile(r"^(?P<name>\w+) (?P<problem>must .*?)(?:, got (?P<
 # Exit codes of every command (README, "Exit codes"); 130 and 143 are 128 + the signal's number.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 2, 3
 
-# The messages of the last ConfigErrors made in this process: a run records a config error as
-# its failure and returns, and the command still has to tell it from a run that failed.
-_recent = collections.deque(maxlen=16)
-
 
 class ConfigError(ValueError):
     """A user's mistake, reported as one line: ``key=value: what is wrong; what is allowed``."""
@@ -26,13 +21,6 @@ class ConfigError(ValueError):
     def __init__(self, key, value, problem):
         self.key, self.value, self.problem = key, value, problem
         super().__init__(f"{key}={_show(value)}: {problem}")
-        _recent.append(str(self))
-
-
-def is_config_error(message):
-    """Whether ``message`` is that of a ConfigError made in this process (a run's recorded
-    failure that was a mistake in its config)."""
-    return bool(message) and str(message) in _recent
 
 
 def _show(value):
@@ -52,7 +40,6 @@ class ConfigErrors(ConfigError):
         first = self.errors[0]
         ValueError.__init__(self, "; ".join(str(e) for e in self.errors))
         self.key, self.value, self.problem = first.key, first.value, first.problem
-        _recent.append(str(self))
 
 
 class Problems:

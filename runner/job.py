@@ -17,7 +17,6 @@ from runner.errors import (
     EXIT_USAGE,
     ConfigError,
     check_resolvable,
-    is_config_error,
 )
 from runner.interrupts import MainProcessWatch, as_interrupted, raising, set_reason
 from runner.progress import choose_mode as choose_progress
@@ -99,7 +98,7 @@ def _single_run(cfg, ctx):
     print_run(row, ctx.ledger)
     failed = STATUS_EXIT[row["status"]]
     if failed:
-        sys.exit(EXIT_USAGE if is_config_error(row.get("message")) else failed)
+        sys.exit(EXIT_USAGE if ctx.mistake else failed)
     return train.objective(row, cfg.objective)
 
 

@@ -52,6 +52,8 @@ class RunContext:
     sweep_dir: str | None = None
     job: int | None = None
     progress: str = "none"  # what to show while training: bar, lines or none
+    # set by run(): the run failed on a mistake in its config (the command exits 2, not 1)
+    mistake: bool = False
     # called with (epoch, metrics row) at each logged epoch; a text it returns stops the run
     # as ``pruned`` with that text as its message (a search's pruner: runner.sweeps.search)
     on_log: object = None
@@ -105,7 +107,7 @@ def run(cfg, ctx, resolved=None):
         with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
             status, message = _train(cfg, run_dir, ctx, metrics, progress, clock, resolved)
     except ConfigError as error:
-        message = str(error)
+        message, ctx.mistake = str(error), True
     except KeyboardInterrupt as error:  # Ctrl-C, SIGTERM, SIGHUP: see runner.interrupts
         interrupted = as_interrupted(error)
         status, message = "interrupted", interrupted.reason
