@@ -6,6 +6,7 @@ from pathlib import Path
 
 import hydra
 
+from runner.data import comma_lists
 from runner.errors import EXIT_USAGE, report_uncaught
 from runner.interrupts import Interrupted, as_interrupted, raising, signal_name
 from runner.job import run_job
@@ -39,6 +40,9 @@ def main():
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
     _quiet_dependencies()
+    sys.argv[1:], hints = comma_lists(sys.argv[1:])  # data.features=a,b: the list meant
+    for hint in hints:
+        print(f"note: {hint}", file=sys.stderr)
     try:
         sys.argv[1:] = resume.rewrite(sys.argv[1:])
     except resume.ResumeError as error:

@@ -298,3 +298,19 @@ def test_a_quoted_comma_string_of_features_is_the_list(cars):
     assert result.returncode == 0, result.stderr
     saved = (base / "outputs" / "quoted" / "preprocessing.json").read_text()
     assert '"inputs": [\n    "hp",\n    "weight"\n  ]' in saved
+
+
+def test_unquoted_comma_features_on_the_command_line(cars):
+    base, _ = cars
+    common = ("data=csv", "data.path=cars.csv", "data.target=cyl", "data.features=hp,weight")
+    result = run_cli(base, *common, *QUICK, "hydra.run.dir=outputs/plain")
+    assert result.returncode == 0, result.stderr
+    saved = (base / "outputs" / "plain" / "preprocessing.json").read_text()
+    assert '"inputs": [\n    "hp",\n    "weight"\n  ]' in saved
+    dry = run_cli(base, "-m", *common, *QUICK, "runner.dry_run=true")
+    assert dry.returncode == 0, dry.stderr
+    hint = (
+        "note: data.features=hp,weight is a sweep, one job per value; for one run on all of "
+        "them write data.features=[hp,weight]"
+    )
+    assert hint in dry.stderr
