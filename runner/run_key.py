@@ -5,7 +5,8 @@ order) and an edited data file is a new experiment.
 The key covers the resolved config, as the flat dotted scalars the ledger records, minus the
 keys in :data:`EXCLUDED` (they change what a run shows or where it writes, not what it computes),
 plus a fingerprint of the data file for ``data=csv`` (its content's SHA-256; the path is then left
-out, so a moved file keeps its key) and the nncore version. A change to what the key covers, or
+out, so a moved file keeps its key, and the version of the rules that read it) and the nncore
+version. A change to what the key covers, or
 to how it is computed, is a new ``KEY_VERSION``.
 """
 
@@ -16,6 +17,10 @@ from pathlib import Path
 import nncore
 
 KEY_VERSION = 1
+# How a CSV file becomes a dataset (the task data.task=auto infers, the text columns
+# data.max_categories drops): a new version when that reading changes, so a CSV run made under
+# the old rules is not taken for one made under the new. Generated data's keys do not carry it.
+CSV_RULES = 2
 EXCLUDED = (
     "trainer.progress",
     "trainer.plots",
@@ -31,14 +36,15 @@ def run_key(scalars, data_fingerprint=None):
     """The key of a run whose config is ``scalars`` ({dotted key: value}) -> 16 hex digits."""
     kept = {key: value for key, value in scalars.items() if not is_excluded(key)}
     kept = {key: value for key, value in kept.items() if key not in _inert(kept)}
-    if data_fingerprint is not None:
-        kept.pop("data.path", None)
     payload = {
         "config": kept,
         "data": data_fingerprint,
         "nncore": nncore.__version__,
         "key_version": KEY_VERSION,
     }
+    if data_fingerprint is not None:
+        kept.pop("data.path", None)
+        payload["csv_rules"] = CSV_RULES
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -49,3 +49,14 @@ def test_runs_record_their_key_and_excluded_keys_do_not_change_the_result(tmp_pa
     assert runs.val_loss.iloc[0] == runs.val_loss.iloc[1]
     summary = pd.read_csv(next((tmp_path / "outputs" / "runs").rglob("summary.csv")))
     assert summary.run_key.iloc[0] == runs.run_key.iloc[0]
+
+
+def test_a_csv_key_carries_the_rules_that_read_the_file_and_generated_keys_do_not(monkeypatch):
+    from runner import run_key as keys
+
+    csv = {"data.name": "csv", "data.path": "a.csv", "data.target": "y", "seed": 0}
+    spiral = {"data.name": "spiral", "data.samples": 100, "seed": 0}
+    before = keys.run_key(csv, "sha256:ab"), keys.run_key(spiral)
+    monkeypatch.setattr(keys, "CSV_RULES", keys.CSV_RULES + 1)
+    assert keys.run_key(csv, "sha256:ab") != before[0]  # read differently: a new experiment
+    assert keys.run_key(spiral) == before[1]
