@@ -29,7 +29,8 @@ def sweep(tmp_path_factory):
         "trainer.epochs=100",
         "trainer.log_every=10",
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # a diverged job: exit 1, the rows kept
+    assert "diverged" in result.stderr
     return cwd
 
 
