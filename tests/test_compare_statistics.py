@@ -271,7 +271,7 @@ def test_a_lone_run_is_listed_not_ranked_and_best_needs_the_statistics(tmp_path,
     assert list(table["vs_best"]) == ["best", "", "n=1"]
     assert main([str(path)]) == 0
     out = capsys.readouterr().out
-    assert "ranked by val_loss, the runs' objective at the last epoch (lower is better)" in out
+    assert "ranked by val_loss (the runs' objective) at the last epoch (lower is better)" in out
 
 
 def test_predict_best_and_compare_name_the_same_run(tmp_path):
@@ -383,6 +383,6 @@ def test_a_regression_section_ranks_and_shows_rmse_not_accuracy(tmp_path, capsys
     assert main([str(path)]) == 0
     out = capsys.readouterr().out
     assert "== data=sine · regression · objective=val_rmse ==" in out
-    assert "ranked by val_rmse, the runs' objective at the last epoch (lower is better)" in out
+    assert "ranked by val_rmse (the runs' objective) at the last epoch (lower is better)" in out
     header = next(line for line in out.splitlines() if "vs best" in line).split()
     assert "val_r2" in header and not any("accuracy" in column for column in header)

@@ -528,7 +528,7 @@ def _print_text(results, args, repeats, total):
         if len(results) > 1 or title:
             print(f"\n== {title} ==")
         recorded = _part.get("objective", pd.Series(dtype=object)).dropna().astype(str)
-        why = ", the runs' objective" if metric in set(recorded) else ""
+        why = " (the runs' objective)" if metric in set(recorded) else ""
         print(
             f"grouped by {', '.join(by)}; ranked by {metric}{why} {at} ({order} is better); "
             f"± is the {level} {method} interval of the mean; tied best: not told apart from the "
