@@ -113,7 +113,7 @@ def resolve_run(ref, sources=None):
     path = Path(ref).expanduser()
     if path.is_dir() and ref != "best":
         return path
-    from runner.analysis.compare import DEFAULT_LEDGER, CompareError, load_runs
+    from runner.analysis.runs import DEFAULT_LEDGER, CompareError, load_runs
 
     if not sources and not Path(DEFAULT_LEDGER).is_file():
         raise PredictError(
@@ -398,6 +398,6 @@ def _output(out):
 
 
 if __name__ == "__main__":
-    from runner.analysis.compare import run_command
+    from runner.commands import run_command
 
     run_command(main)

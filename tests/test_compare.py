@@ -1,7 +1,9 @@
 import pandas as pd
 import pytest
 
-from runner.analysis.compare import CompareError, compare, default_by, load_runs, main
+from runner.analysis.compare import main
+from runner.analysis.ranking import compare, default_by
+from runner.analysis.runs import CompareError, load_runs
 
 
 def _runs(tmp_path):

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runner.analysis.compare import CompareError, compare, main
+from runner.analysis.compare import main
 from runner.analysis.grouping import default_by, one_per_experiment, sections
+from runner.analysis.ranking import compare
+from runner.analysis.runs import CompareError
 
 
 def _ledger(tmp_path, effect=0.03, seeds=20, spread=0.01, extra=()):
@@ -303,7 +305,8 @@ def test_diff_shows_each_value_as_the_config_holds_it(tmp_path):
     rows[0].update({"optimizer.epsilon": 1e-08, "optimizer.decay": 0.0, "trainer.epochs": 2000})
     path = tmp_path / "runs.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    from runner.analysis.compare import diff, load_runs
+    from runner.analysis.ranking import diff
+    from runner.analysis.runs import load_runs
 
     text = diff(load_runs([str(path)]), "iris.csv-0", "iris.csv-1")
     table = {
@@ -342,7 +345,7 @@ def test_pivot_says_what_each_cell_averages_over(tmp_path, capsys):
 
 
 def test_the_not_ok_table_fits_the_width_with_the_message_last():
-    from runner.analysis.compare import format_not_ok
+    from runner.analysis.rendering import format_not_ok
 
     not_ok = pd.DataFrame(
         {

@@ -4,7 +4,7 @@
 import pytest
 from conftest import run_cli
 
-from runner.analysis.compare import run_command
+from runner.commands import run_command
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,8 @@ from pathlib import Path
 import pandas as pd
 
 from runner.analysis import grouping
-from runner.analysis.compare import CompareError, selected_runs
+from runner.analysis.compare import selected_runs
+from runner.analysis.runs import CompareError
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 ARTIFACTS = "mlartifacts"  # beside a SQLite store, as `mlflow server` names its artifact root

@@ -19,18 +19,10 @@ from importlib import resources
 from pathlib import Path
 
 from runner.analysis import grouping
-from runner.analysis.compare import (
-    UNRECORDED_NOTE,
-    CompareError,
-    add_selection_arguments,
-    compare,
-    count_unrecorded,
-    default_by,
-    default_metric,
-    pivot,
-    selected_runs,
-    shown_groups,
-)
+from runner.analysis.compare import add_selection_arguments, selected_runs
+from runner.analysis.ranking import compare, default_by, default_metric, pivot
+from runner.analysis.rendering import shown_groups
+from runner.analysis.runs import UNRECORDED_NOTE, CompareError, count_unrecorded
 from runner.metric_names import headline, higher_is_better, score_columns, task_of_columns
 from runner.records import write_text_atomically
 

@@ -23,7 +23,7 @@ def best_groups(table, by, metric, width=None, task=CLASSIFICATION, jobs=None):
     interval, then the task's scores, val_loss and seconds while they fit. Which groups are
     tied with the best is ``runner.compare``'s to say: its tests cost a second of imports at
     every sweep's end. ``jobs`` (the sweep's rows) gives the means of scores compare left out."""
-    from runner.analysis.compare import with_interval  # at the sweep's end, not its start
+    from runner.analysis.rendering import with_interval  # at the sweep's end, not its start
 
     width = width or terminal_width()
     if table.empty:

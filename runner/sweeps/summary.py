@@ -270,7 +270,7 @@ def _headline(jobs, path):
 
 
 def _best(jobs, path, top):
-    from runner.analysis.compare import compare, default_by, default_metric
+    from runner.analysis.ranking import compare, default_by, default_metric
     from runner.sweeps import closing
 
     by, metric = default_by(jobs), default_metric(jobs)
