@@ -10,7 +10,8 @@ from conftest import run_cli
 
 from runner.sweeps import closing, summary
 from runner.sweeps.dry_run import elided, shape
-from runner.sweeps.progress import SweepProgress, counted
+from runner.sweeps.progress import SweepProgress
+from runner.text import counted
 
 TINY = ("trainer.epochs=20", "trainer.log_every=10", "data.samples=20", "trainer.plots=false")
 WIDE = {**os.environ, "COLUMNS": "100"}  # as in a pipe, whatever the test runner's terminal

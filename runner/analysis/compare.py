@@ -22,7 +22,7 @@ from runner.analysis.ranking import (
     pivot,
     pivot_means,
 )
-from runner.analysis.rendering import counted, format_groups, format_not_ok, render
+from runner.analysis.rendering import format_groups, format_not_ok, render
 from runner.analysis.runs import (
     DEFAULT_LEDGER,
     UNRECORDED_NOTE,
@@ -32,6 +32,7 @@ from runner.analysis.runs import (
 )
 from runner.commands import run_command  # noqa: F401 - runner.compare's entry point
 from runner.metric_names import higher_is_better
+from runner.text import counted
 
 
 def add_selection_arguments(parser):

@@ -1,11 +1,10 @@
 """The ranked group tables as a person reads them (aligned text) and as machines do (CSV,
 JSON, markdown)."""
 
-import shutil
-
 import pandas as pd
 
 from runner.analysis.ranking import METRICS, TEST_METRICS
+from runner.text import clip, terminal_width
 
 
 def format_table(table, digits=4):
@@ -23,29 +22,20 @@ def format_table(table, digits=4):
 def format_not_ok(not_ok, width=None):
     """The runs left out of the averages, one line each, with what went wrong last, cut to the
     terminal's width (``width``; 100 columns when not a terminal)."""
-    width = width or shutil.get_terminal_size((100, 24)).columns
+    width = width or terminal_width()
     columns = [c for c in ["run_id", "job", "status", "overrides"] if c in not_ok.columns]
     shown = not_ok[columns].copy()
     for column in ("job",):
         if column in shown and shown[column].notna().all():
             shown[column] = shown[column].astype(int)
     if "overrides" in shown:
-        shown["overrides"] = shown["overrides"].fillna("").astype(str).map(lambda t: _cut(t, 40))
+        shown["overrides"] = shown["overrides"].fillna("").astype(str).map(lambda t: clip(t, 40))
     lines = shown.to_string(index=False, na_rep="-").splitlines()
     messages = not_ok["message"].fillna("").astype(str) if "message" in not_ok else None
     if messages is not None:
         lines[0] += "  message"
         lines[1:] = [f"{line}  {m}" for line, m in zip(lines[1:], messages, strict=True)]
-    return "\n".join(_cut(line, width) for line in lines)
-
-
-def _cut(text, width):
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
-def counted(n, word):
-    """``1 run``, ``2 runs``."""
-    return f"{n} {word}" + ("" if n == 1 else "s")
+    return "\n".join(clip(line, width) for line in lines)
 
 
 def format_groups(table, by, metric, only_changed=False, digits=4):

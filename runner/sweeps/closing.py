@@ -11,8 +11,7 @@ import math
 import pandas as pd
 
 from runner.metric_names import CLASSIFICATION, REGRESSION, headline, score_columns
-from runner.sweeps.progress import clip, counted
-from runner.sweeps.progress import width as terminal_width
+from runner.text import clip, counted, terminal_width
 
 CELL = 24  # widest value shown in a cell; longer ones end in "…"
 LISTED = 10  # jobs that did not finish ok listed by name; the rest are counted

@@ -5,7 +5,7 @@ A grid of a thousand jobs is read from its shape and its counts, not from a thou
 first and last few jobs; ``runner.dry_run=all`` lists every job.
 """
 
-from runner.sweeps.progress import counted
+from runner.text import counted
 
 SHOWN = 5  # jobs listed at each end of the grid; the ones between are counted
 

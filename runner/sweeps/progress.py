@@ -8,28 +8,17 @@ the jobs that ran: a job found done already (reused) costs milliseconds and says
 the rest, so a sweep that has only reused jobs so far gives no estimate.
 """
 
-import shutil
 import sys
 import time
 from collections import Counter
 
 from runner.progress import say
+from runner.text import clip, terminal_width
 
 NAMED_FAILURES = 5  # failures named as they happen; the rest are counted
-WIDTH = 100  # columns when the output is not a terminal
 # tqdm's own estimate would count reused jobs: the time left is this bar's postfix instead
 BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 REUSED = "reused"  # what a launcher that counts reused jobs apart (Ray) calls their status
-
-
-def width():
-    """The terminal's width in columns (``COLUMNS`` if set), 100 when it is not a terminal."""
-    return max(40, shutil.get_terminal_size((WIDTH, 24)).columns)
-
-
-def counted(n, noun, plural=None):
-    """``counted(1, "job")`` -> "1 job", ``counted(2, "job")`` -> "2 jobs"."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 class SweepProgress:
@@ -75,7 +64,7 @@ class SweepProgress:
         self.reused += bool(reused) or status == REUSED
         if status not in ("ok", "diverged", REUSED) and self.failures_named < NAMED_FAILURES:
             self.failures_named += 1
-            self._say(clip(f"job {job}: {status}: {message}", width()))
+            self._say(clip(f"job {job}: {status}: {message}", terminal_width()))
         if self.bar is not None:
             self.bar.update(1)
             left = self._left()
@@ -112,8 +101,3 @@ class SweepProgress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-
-def clip(text, width):
-    """``text`` cut to ``width`` characters, ending in "…" when it was cut."""
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"

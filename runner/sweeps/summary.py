@@ -30,8 +30,7 @@ from runner.records import (
 )
 from runner.sweeps import single_run, stopping
 from runner.sweeps.prepare import prepare_multirun
-from runner.sweeps.progress import clip, counted
-from runner.sweeps.progress import width as terminal_width
+from runner.text import clip, counted, terminal_width
 from runner.train import RUN_FILES
 
 _active_sweeps = []  # sweep folders started in this process, for the entry point to finish
