@@ -72,7 +72,7 @@ def sklearn_accuracy(frame, seeds):
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import StandardScaler
 
-    from runner.tables.encoding import split_rows
+    from runner.tables.splits import split_rows
 
     X = frame.drop(columns="target").to_numpy(dtype=float)
     labels, y = np.unique(frame["target"].to_numpy(), return_inverse=True)

@@ -18,13 +18,12 @@ from runner.tables import float_splits
 from runner.tables.encoding import (
     CATEGORICAL,
     MISSING_MODES,
-    SPLITS,
     check_missing,
     column_kind,
     fit_encoding,
-    split_rows,
 )
 from runner.tables.separator import AUTO, CANDIDATES, NAMES, check_sep, resolve_sep, shown
+from runner.tables.splits import SPLITS, split_rows
 
 CSV_KEYS = (
     "name",
