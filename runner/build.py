@@ -5,7 +5,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from nncore import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, Dense, Dropout, Model, create
 from nncore.registry import accepted_options
-from runner.data import CLASSIFICATION, REGRESSION
+from runner.dataset import CLASSIFICATION, REGRESSION
 from runner.errors import ConfigError, config_key
 
 # What each loss needs from the data and which output activation it pairs with.

@@ -321,7 +321,7 @@ def _model(config, encoding, params):
     from omegaconf import OmegaConf
 
     from runner.build import build_model
-    from runner.data import Dataset
+    from runner.dataset import Dataset
 
     cfg = OmegaConf.load(config)
     n_inputs = len(encoding.inputs)

@@ -16,7 +16,8 @@ from nncore import regression_scores
 from runner.best_epoch import BestEpoch, keep_mode
 from runner.build import build_model, loss_name
 from runner.checks import check_task_metrics, check_trainer, unread_keys
-from runner.data import REGRESSION, check_data_config, load_dataset
+from runner.data import check_data_config, load_dataset
+from runner.dataset import REGRESSION
 from runner.divergence import DivergenceWatch
 from runner.errors import ConfigError, Problems, check_resolvable, os_problem
 from runner.interrupts import Interrupted, as_interrupted, deferred

@@ -7,7 +7,8 @@ import pytest
 from conftest import compose, run_cli
 from omegaconf import OmegaConf
 
-from runner.data import CLASSIFICATION, REGRESSION, comma_lists, load_dataset
+from runner.data import comma_lists, load_dataset
+from runner.dataset import CLASSIFICATION, REGRESSION
 from runner.errors import ConfigError
 from runner.records import flatten
 from runner.run_key import data_fingerprint, run_key

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from conftest import compose
 
-from runner.data import CLASSIFICATION, REGRESSION, load_dataset
+from runner.data import load_dataset
+from runner.dataset import CLASSIFICATION, REGRESSION
 from runner.errors import ConfigError
 
 

@@ -96,7 +96,7 @@ def draw_pictures(out_dir, rows, model, dataset, title="", kept=None, curves=Tru
     ``kept_epoch``."""
     import pandas as pd
 
-    from runner.data import CLASSIFICATION, REGRESSION
+    from runner.dataset import CLASSIFICATION, REGRESSION
 
     out_dir = Path(out_dir)
     written = []

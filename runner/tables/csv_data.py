@@ -4,7 +4,7 @@
 import numpy as np
 from omegaconf import OmegaConf
 
-from runner.data import (
+from runner.dataset import (
     CLASSIFICATION,
     REGRESSION,
     Dataset,
