@@ -11,6 +11,7 @@ from runner.errors import EXIT_USAGE, report_uncaught
 from runner.interrupts import Interrupted, as_interrupted, raising, signal_name
 from runner.job import run_job
 from runner.plugins import make_visible
+from runner.stack import main_options, refusal, untested
 from runner.sweeps import resume, stopping
 from runner.sweeps import summary as sweep
 
@@ -25,7 +26,7 @@ def _conf_dir():
 make_visible()
 
 
-@hydra.main(version_base="1.3", config_path=_conf_dir(), config_name="config")
+@hydra.main(config_path=_conf_dir(), config_name="config", **main_options())
 def task(cfg):
     """One Hydra job; returns the config's objective so a sweeper can optimise it."""
     return run_job(cfg)
@@ -40,6 +41,9 @@ def main():
     full_error = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
     _quiet_dependencies()
+    outside = untested()  # a Hydra or OmegaConf installed by hand: said once, then the run goes on
+    if outside:
+        print(outside, file=sys.stderr)
     sys.argv[1:], hints = comma_lists(sys.argv[1:])  # data.features=a,b: the list meant
     for hint in hints:
         print(f"note: {hint}", file=sys.stderr)
@@ -63,6 +67,9 @@ def main():
         swept = _finish_sweep()
         if full_error:
             raise
+        if refusal(error):
+            print(f"error: {refusal(error)}", file=sys.stderr)
+            sys.exit(EXIT_USAGE)
         reported = report_uncaught(error)
         sys.exit(swept or reported)  # jobs that ran say how the sweep went (a search stopped)
     sys.exit(_finish_sweep())
