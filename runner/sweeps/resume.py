@@ -6,6 +6,11 @@ Hydra has no resume; what it keeps of a sweep is ``multirun.yaml`` in its folder
 then whatever is typed after the folder) before Hydra parses the arguments. The jobs then
 decide for themselves, as in any sweep (``runner.sweeps.reuse``): a job whose run is ``ok`` in
 its own folder does nothing, the others run again in their folders.
+
+A sweep folder may come from someone else, so what it asks to instantiate is checked first: a
+``_target_`` outside the runner's own (``runner.stack.EXECUTION_WHITELIST``) is refused before
+Hydra sees it. Hydra 1.4's whitelist refuses such a callback too; this check also covers 1.3,
+and the Optuna samplers and pruners, which the runner builds itself.
 """
 
 import re
@@ -14,6 +19,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from runner.errors import available_options
+from runner.stack import EXECUTION_WHITELIST
 
 FLAG = "--resume"
 _active = []  # the folder being resumed, for error messages
@@ -31,6 +37,7 @@ def rewrite(args):
     sweep_dir = Path(folder).expanduser().absolute()
     config = _multirun_config(folder, sweep_dir)
     overrides = OmegaConf.to_container(config.hydra.overrides, resolve=False)  # as typed
+    _refuse_foreign_targets(folder, overrides["hydra"] + overrides["task"], config)
     hydra = [o for o in overrides["hydra"] if not o.startswith(("hydra.mode=", "hydra.sweep.dir="))]
     front = ["-m"]
     name = config.hydra.job.get("config_name")
@@ -85,6 +92,23 @@ def _multirun_config(folder, sweep_dir):
     except Exception as error:  # noqa: BLE001 - damaged or not Hydra's: one line either way
         raise ResumeError(f"{FLAG} {folder}: {saved.name} cannot be read: {error}") from None
     return config
+
+
+def _refuse_foreign_targets(folder, overrides, config):
+    """A saved override or callback that names a ``_target_`` not the runner's own -> ResumeError
+    naming the key, before anything is instantiated."""
+    found = [(o + "=").lstrip("+~").split("=", 1) for o in overrides if "_target_" in o]
+    named = [(key, value.rstrip("=").strip("'\"")) for key, value in found]  # a node value too
+    callbacks = OmegaConf.to_container(config.hydra.get("callbacks") or {}, resolve=False)
+    for name, callback in callbacks.items():
+        if isinstance(callback, dict) and "_target_" in callback:
+            named.append((f"hydra.callbacks.{name}._target_", str(callback["_target_"])))
+    for key, target in named:
+        if target not in EXECUTION_WHITELIST:
+            raise ResumeError(
+                f"{FLAG} {folder}: refused: multirun.yaml sets {key}={target}, which is not one "
+                "of the runner's own targets; a sweep folder's config is data, never code"
+            )
 
 
 def _quoted(text):
