@@ -5,6 +5,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from nncore import ACTIVATIONS, INITIALIZERS, LOSSES, OPTIMIZERS, Dense, Dropout, Model, create
 from nncore.registry import accepted_options
+from runner.data import load_dataset
 from runner.dataset import CLASSIFICATION, REGRESSION
 from runner.errors import ConfigError, config_key
 
@@ -214,3 +215,11 @@ def _reject_unknown(key, node, allowed):
 def _require_number(key, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(key, value, "must be a number")
+
+
+def dataset_and_model(cfg, seed, base_dir, cache_dir=None):
+    """The run's data and its untrained model, both drawn from ``seed`` (so a run's files are
+    enough to rebuild them: see runner.analysis.run_plots)."""
+    data_seeds, model_seed = np.random.SeedSequence(seed).spawn(2)
+    dataset = load_dataset(cfg.data, data_seeds.spawn(3), cfg.dtype, base_dir, cache_dir)
+    return dataset, build_model(cfg, dataset, model_seed)

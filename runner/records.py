@@ -35,6 +35,7 @@ REGRESSION_METRIC_COLUMNS = [
     "learning_rate",
     "seconds",
 ]
+GROUPS = ("model", "data", "loss", "optimizer")  # the config groups whose choices a row records
 # Leading ledger columns, in order; every flattened config key follows them.
 RUN_COLUMNS = [
     "run_id",

@@ -13,10 +13,11 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from nncore import regression_scores
+from runner import pictures
 from runner.best_epoch import BestEpoch, keep_mode
-from runner.build import build_model, loss_name
+from runner.build import dataset_and_model, loss_name
 from runner.checks import check_task_metrics, check_trainer, unread_keys
-from runner.data import check_data_config, load_dataset
+from runner.data import check_data_config
 from runner.dataset import REGRESSION
 from runner.divergence import DivergenceWatch
 from runner.errors import ConfigError, Problems, check_resolvable, os_problem
@@ -24,6 +25,7 @@ from runner.interrupts import Interrupted, as_interrupted, deferred
 from runner.progress import reporter as progress_reporter
 from runner.progress import say
 from runner.records import (
+    GROUPS,
     METRIC_COLUMNS,
     REGRESSION_METRIC_COLUMNS,
     MetricsWriter,
@@ -35,7 +37,6 @@ from runner.run_key import data_fingerprint, run_key
 from runner.tables.cache import CACHE_FOLDER
 from runner.tables.encoding import PREPROCESSING_FILE, encoding_of
 
-GROUPS = ("model", "data", "loss", "optimizer")
 # the logged figures a summary row takes from the kept epoch's row, and from the test split
 LOGGED_SCORES = (*METRIC_COLUMNS[1:5], *REGRESSION_METRIC_COLUMNS[2:7])
 TEST_SCORES = ("test_loss", "test_accuracy", "test_rmse", "test_mae", "test_r2")
@@ -343,32 +344,16 @@ def _scores(model, X, y, batch_size):
     return regression_scores(model.predict(X, batch_size=batch_size), y)
 
 
-def dataset_and_model(cfg, seed, base_dir, cache_dir=None):
-    """The run's data and its untrained model, both drawn from ``seed`` (so a run's files are
-    enough to rebuild them: see runner.analysis.run_plots)."""
-    data_seeds, model_seed = np.random.SeedSequence(seed).spawn(2)
-    dataset = load_dataset(cfg.data, data_seeds.spawn(3), cfg.dtype, base_dir, cache_dir)
-    return dataset, build_model(cfg, dataset, model_seed)
-
-
 def _title(ctx):
-    return title(ctx.choices, ctx.overrides)
-
-
-def title(choices, overrides):
-    """A picture's title: the run's group choices and its overrides."""
-    chosen = " · ".join(str(choices[g]) for g in GROUPS if choices.get(g))
-    return f"{chosen}   {overrides}".strip()
+    return pictures.title(ctx.choices, ctx.overrides)
 
 
 def draw_run_plots(run_dir, rows, model, dataset, title="", kept_epoch=None, curves=True):
     """curves.png (unless ``curves=False``); boundary.png (2-D classification) or fit.png (1-D
     regression) for a trained model, as ``runner.plot`` draws them later. A plotting problem is
     reported and never costs the run its records."""
-    from runner.analysis import run_plots
-
     try:
-        run_plots.draw_pictures(run_dir, rows, model, dataset, title, kept_epoch, curves)
+        pictures.draw_pictures(run_dir, rows, model, dataset, title, kept_epoch, curves)
     except Exception as error:  # noqa: BLE001 - a picture is never worth losing a run over
         print(f"warning: plots not drawn: {type(error).__name__}: {error}", file=sys.stderr)
 

@@ -7,6 +7,7 @@ from conftest import compose
 
 from runner import train
 from runner.best_epoch import BestEpoch
+from runner.build import dataset_and_model
 from runner.data import load_dataset
 from runner.errors import ConfigError
 from runner.run_key import run_key
@@ -84,7 +85,7 @@ def test_early_stopping_keeps_the_best_epoch_everywhere_a_user_reads_it(tmp_path
     assert row["val_loss"] < metrics["val_loss"].iloc[-1]
     # params.npz holds the best epoch's parameters and the test split was scored with them
     cfg = compose("model=wide", "data.samples=15", "data.test_fraction=0.5")
-    dataset, model = train.dataset_and_model(cfg, 0, tmp_path)
+    dataset, model = dataset_and_model(cfg, 0, tmp_path)
     model.load(ctx.run_dir / "params.npz")
     val = model.evaluate(dataset.X_val, dataset.y_val)
     assert val["data_loss"] == pytest.approx(row["val_loss"], rel=1e-5)

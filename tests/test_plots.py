@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from conftest import compose
 
-from runner import train
+from runner import pictures, train
 from runner.analysis import plots, run_plots
 
 
@@ -71,7 +71,7 @@ def test_predicted_classes_cover_several_regions_after_training(tmp_path):
     )
     for _ in range(500):
         model.train_epoch(X, y)
-    assert set(np.unique(plots.predicted_classes(model, X))) == {0, 1, 2}
+    assert set(np.unique(pictures.predicted_classes(model, X))) == {0, 1, 2}
 
 
 def test_overlaid_curves_and_heatmap(tmp_path):
@@ -184,10 +184,10 @@ def test_a_legend_too_big_for_tight_layout_draws_without_a_warning(tmp_path, rec
 def test_a_long_title_is_wrapped_not_cut_off():
     overrides = " ".join(f"model.layers.{i}.units={2**i}" for i in range(12))
     title = f"dense3 · spiral · adam   {overrides}"
-    lines = plots.wrapped(title, 70).splitlines()
+    lines = pictures.wrapped(title, 70).splitlines()
     assert len(lines) > 1 and all(len(line) <= 70 for line in lines)
     assert " ".join(lines).split() == title.split()  # every override still there, whole
-    assert plots.wrapped("", 70) == ""
+    assert pictures.wrapped("", 70) == ""
 
 
 # ------------------------------------------------ what runner.plot (and the run) draw, read back
@@ -215,14 +215,14 @@ REGRESSION_METRICS = {  # the columns of a regression run's metrics.csv: no accu
 
 @pytest.fixture
 def drawn(monkeypatch):
-    """{picture name: matplotlib Figure} of every picture run_plots saves in the test."""
-    figures, save = {}, run_plots._saved
+    """{picture name: matplotlib Figure} of every picture a run's pictures save in the test."""
+    figures, save = {}, pictures._saved
 
     def keep(figure, out_dir, name):
         figures[name] = figure
         return save(figure, out_dir, name)
 
-    monkeypatch.setattr(run_plots, "_saved", keep)
+    monkeypatch.setattr(pictures, "_saved", keep)
     return figures
 
 

@@ -1,4 +1,5 @@
-"""Pictures of runs: learning curves, decision regions, regression fits, sweep comparisons.
+"""Pictures of a sweep: the compared groups' curves and the pivot's heatmap (a run's own
+pictures are ``runner.pictures``).
 
 matplotlib is imported here and only here, when a picture is drawn, with the headless Agg
 canvas: runs that draw nothing start no slower, and no display is ever needed.
@@ -7,63 +8,22 @@ canvas: runs that draw nothing start no slower, and no display is ever needed.
 import numpy as np
 
 from runner import metric_names
-
-DPI = 100
-CURVES_SIZE = (10, 4)  # inches: 1000 x 400 pixels
-SQUARE_SIZE = (6, 6)  # 600 x 600 pixels
-GRID = 300  # decision-region resolution per axis
-# matplotlib's tab20 as ten dark colours (tab10) then their ten light partners: 20 distinct
-COLOURS = (
-    *("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"),
-    *("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"),
-    *("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5"),
-    *("#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"),
+from runner.pictures import (
+    COLOURS,
+    CURVES_SIZE,
+    DPI,
+    SQUARE_SIZE,
+    new_figure,
+    save,
+    tighten,
+    wrapped,
 )
+
 LINE_STYLES = ("-", "--", ":", "-.")  # one per ten groups: 40 groups, 40 different lines
 LEGEND_LABEL = 45  # characters per legend line; a longer group label wraps
 PLOT_WIDTH = 6.5  # inches kept for the axes when a wide legend widens the picture
 MAX_HEIGHT = 8  # inches a curves picture grows to before its legend takes a second column
 MARGIN = 1.0  # inches of axis labels and ticks around the axes of a curves picture
-
-
-def new_figure(size):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size, dpi=DPI)
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def tighten(figure):
-    """Tight layout where it fits; where it cannot (a long title, a wide legend) matplotlib
-    keeps the plain layout and warns, which is noise on a user's console."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Tight layout not applied")
-        figure.tight_layout()
-
-
-def wrapped(title, width):
-    """A title on as many lines as it needs, so a long list of overrides is never cut off at
-    the picture's edge (which would leave the picture not saying which job it is)."""
-    import textwrap
-
-    return "\n".join(textwrap.wrap(title, width, break_on_hyphens=False)) if title else ""
-
-
-def save(figure, path):
-    figure.savefig(path, dpi=DPI)
-    return path
-
-
-def predicted_classes(model, points):
-    """Class per row: argmax of several outputs, or a 0.5 threshold of a single sigmoid output."""
-    outputs = model.predict(points)
-    if outputs.shape[1] == 1:
-        return (outputs[:, 0] > 0.5).astype(np.int64)
-    return np.argmax(outputs, axis=1)
 
 
 def overlaid_curves(curves_by_group, metric, path):
@@ -157,7 +117,3 @@ def heatmap(grid, metric, path):
     figure.colorbar(image, ax=axes, label=_with_direction(metric))
     tighten(figure)
     return save(figure, path)
-
-
-def palette(n):
-    return [COLOURS[k % len(COLOURS)] for k in range(n)]
