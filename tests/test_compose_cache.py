@@ -46,13 +46,20 @@ JOBS = [
 COMPOSED_IN_FULL = (["+cfg={a:1,b:2}"], ["+hydra.job.env_set.FOO=bar"])
 
 
+def _version_base():
+    """1.3's ``version_base``; 1.4 deprecates the argument, and its default is its own."""
+    from runner.sweeps.compat import hydra_series
+
+    return {"version_base": "1.3"} if hydra_series() == "1.3" else {}
+
+
 @pytest.fixture
 def hydra_setup(tmp_path):
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), **_version_base()):
         loader = GlobalHydra.instance().config_loader()
         master = loader.load_configuration(
             "config",
@@ -71,7 +78,7 @@ def _written(loader, config, tmp_path):
     from omegaconf import open_dict
 
     with open_dict(config):
-        config.hydra.job.id = config.hydra.job.num = 0
+        config.hydra.job.id, config.hydra.job.num = "0", 0
     run_job(
         hydra_context=HydraContext(config_loader=loader, callbacks=Callbacks()),
         task_function=lambda cfg: None,
@@ -138,7 +145,7 @@ def _observed(run, config, tmp_path):
         return 0.5
 
     with open_dict(config):
-        config.hydra.job.id = config.hydra.job.num = 0
+        config.hydra.job.id, config.hydra.job.num = "0", 0
     JobRuntime.instance().set("name", "runner")
     callbacks = _Recorder()
     ret = run(task, config, callbacks)

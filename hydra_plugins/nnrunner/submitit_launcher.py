@@ -16,6 +16,8 @@ except ImportError:
 
 
 class _Packing:
+    cluster = None  # submitit's name for the executor: "local" or "slurm"
+
     def __init__(self, jobs_per_task=1, **params):
         super().__init__(**params)
         self.jobs_per_task = jobs_per_task
@@ -25,7 +27,12 @@ class _Packing:
 
         if self.jobs_per_task == 1:
             return super().launch(job_overrides, initial_job_idx)
-        return launch_packed(self, job_overrides, initial_job_idx)
+        return launch_packed(
+            self,
+            job_overrides,
+            initial_job_idx,
+            lambda: super(_Packing, self).launch(job_overrides, initial_job_idx),
+        )
 
     def run_pack(self, pack, singleton_state):
         from runner.sweeps.packing import run_pack
@@ -38,5 +45,9 @@ if LocalLauncher is not None:
     class PackedLocalLauncher(_Packing, LocalLauncher):
         """submitit's local executor, N jobs per task."""
 
+        cluster = "local"
+
     class PackedSlurmLauncher(_Packing, SlurmLauncher):
         """Slurm through submitit, N jobs per Slurm task."""
+
+        cluster = "slurm"

@@ -7,14 +7,19 @@ Hydra itself builds a config as the group composition with the value overrides a
 top. So the group part is composed once with Hydra and kept (pickled, so a copy costs one
 unpickling, and a worker process can be sent it once); a job's config is such a copy with
 Hydra's own override parser and applier run over the job's value overrides, and the
-bookkeeping Hydra does after applying overrides (``hydra.overrides``,
-``hydra.job.override_dirname``) redone for the job. A :class:`Recipe` says how to build one
+bookkeeping Hydra does after applying overrides (``hydra.overrides``, and on Hydra 1.3
+``hydra.job.override_dirname``, which 1.4 works out from ``hydra.overrides`` when read)
+redone for the job. The reaches into Hydra this takes are in ``runner.sweeps.compat``; where
+one is missing, or the Hydra is of a series this was not checked against, every job is
+composed in full (one warning). A :class:`Recipe` says how to build one
 job's config that way, so the building can happen in the worker that runs the job.
 
 Anything this cannot be sure of goes through Hydra's full composition instead: sweep syntax
 left in an override, keys whose meaning depends on the composition itself (``hydra.overrides``,
-``hydra.runtime``, ``hydra.job.env_*``, ...), a dict value, a ``@package`` on a key that is no
-group, and any error (which the full composition then reports in Hydra's own words).
+``hydra.runtime``, ``hydra.job.env_*``, ...) or that Hydra 1.4 checks after it
+(``hydra.aliases``, ``hydra.launcher``, ``hydra.sweeper``), a dict value, a ``@package`` on a
+key that is no group, and any error (which the full composition then reports in Hydra's own
+words).
 ``tests/test_compose_cache.py`` compares both paths byte for byte over a wide matrix of forms.
 """
 
@@ -23,7 +28,9 @@ import pickle
 import re
 from dataclasses import dataclass
 
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
+
+from runner.sweeps import compat
 
 # Value overrides of these keys change what Hydra derives during composition: never fast.
 _DERIVED = (
@@ -34,6 +41,9 @@ _DERIVED = (
     "hydra.job.override_dirname",
     "hydra.job.config_name",
     "hydra.job.name",
+    "hydra.aliases",  # 1.4: read-only while overrides apply, compared after
+    "hydra.launcher",  # 1.4: a job may not change the sweep's launcher or sweeper
+    "hydra.sweeper",
 )
 
 # key=value with a plain key and a value no sweep, list, dict, quote or interpolation
@@ -47,7 +57,9 @@ def cache_for(hydra_context, master_config):
     loader = hydra_context.config_loader
     cache = _caches.get(id(loader))
     if cache is None or cache.master is not master_config:
-        cache = _caches[id(loader)] = ComposeCache(loader, master_config)
+        cache = _caches[id(loader)] = ComposeCache(
+            loader, master_config, compat.whitelist_of(hydra_context)
+        )
     return cache
 
 
@@ -66,31 +78,24 @@ class Context:
 
     master_hydra: list  # the master config's hydra overrides, first in every job's list
     resolver_cache: dict  # the master config's resolved ${now:...} and the like
+    # what runs a job needs of the sweep's Hydra context: its execution whitelist (Hydra 1.4)
+    execution_whitelist: object = None
 
     def build(self, base_bytes, recipe, parser=None):
         """The job's config from its base (pickled) and recipe: a new DictConfig."""
-        from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
-
         parser = parser or _parser()
         config = pickle.loads(base_bytes)
         OmegaConf.set_cache(config, self.resolver_cache)
         parsed = parser.parse_overrides(list(recipe.overrides))
         values = [o for o in parsed if o.input_line in recipe.values]
-        ConfigLoaderImpl._apply_overrides_to_config(values, config)
+        compat.apply_overrides(values, config)
         app = [o for o in parsed if not o.is_hydra_override()]
         hydra = config.hydra
         hydra.overrides.hydra = self.master_hydra + [
             o.input_line for o in parsed if o.is_hydra_override()
         ]
         hydra.overrides.task = [o.input_line for o in app]
-        dirname = hydra.job.config.override_dirname
-        with open_dict(hydra):
-            hydra.job.override_dirname = get_overrides_dirname(
-                overrides=app,
-                kv_sep=dirname.kv_sep,
-                item_sep=dirname.item_sep,
-                exclude_keys=dirname.exclude_keys,
-            )
+        compat.set_override_dirname(config, app)
         return config
 
 
@@ -104,14 +109,23 @@ class ComposeCache:
     """``load(overrides)`` gives what ``config_loader.load_sweep_config(master, overrides)``
     gives, composing with Hydra only once per distinct set of group overrides."""
 
-    def __init__(self, config_loader, master_config):
+    def __init__(self, config_loader, master_config, execution_whitelist=None):
         self.loader = config_loader
         self.master = master_config
         self.parser = _parser(config_loader)
         self.context = Context(
             master_hydra=list(OmegaConf.to_container(master_config.hydra.overrides.hydra)),
             resolver_cache=OmegaConf.get_cache(master_config),
+            execution_whitelist=execution_whitelist,
         )
+        problem = compat.fast_composition(master_config)
+        if problem is not None:
+            compat.moved(problem, "every job composed by Hydra in full")
+        self.enabled = problem is None
+        from runner.sweeps import yaml_files  # noqa: F401 - says here, at the sweep's start,
+
+        # if OmegaConf's dumper moved (the workers, which write the files, say it in job.log)
+        self._groups = {}  # key -> whether it names a config group
         self.bases = {}  # key -> pickled config composed from the group overrides alone
         self._validated = set()  # override shapes already shown to compose
         self._kinds = {}  # key of a simple override -> "group" or "value"
@@ -126,6 +140,8 @@ class ComposeCache:
         return self._recipes[overrides]
 
     def _recipe(self, overrides):
+        if not self.enabled:
+            return None
         split = self._split(list(overrides))
         if split is None:
             return None
@@ -194,7 +210,7 @@ class ComposeCache:
         """ "group", "value", or None (compose in full) for a parsed override."""
         if override.is_sweep_override() or isinstance(override.value(), dict):
             return None
-        if self.loader.repository.group_exists(override.key_or_group):
+        if self._is_group(override.key_or_group):
             kind = "group"
         elif override.key_or_group.startswith(_DERIVED) or override.package is not None:
             return None
@@ -204,6 +220,18 @@ class ComposeCache:
         if match:
             self._kinds[match.group(1)] = kind
         return kind
+
+    def _is_group(self, key):
+        if key not in self._groups:
+            self._groups[key] = _group_exists(self.loader, key)
+        return self._groups[key]
+
+
+def _group_exists(loader, key):
+    """Whether ``key`` (``model``, ``hydra/launcher``) is a config group, by the config
+    loader's public ``list_groups``."""
+    parent, _, name = key.rpartition("/")
+    return name in loader.list_groups(parent)
 
 
 def _key_shape(override):

@@ -19,12 +19,15 @@ from runner.sweeps.prepare import ledger_path, start
 
 
 def sweep(sweeper, arguments):
-    """BasicSweeper.sweep for the runner -> the batches' JobReturns (none for a dry run)."""
+    """BasicSweeper.sweep for the runner -> the batches' JobReturns (none for a dry run).
+
+    The sweep declared in the config (``hydra.sweeper.params``) comes first, as in Hydra's
+    ``BasicSweeper._parse_config``, read here from the sweeper's public ``params``."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     config = sweeper.config
     settings = check_runner(config)
-    params = sweeper._parse_config()
+    params = [f"{key}={value}" for key, value in (sweeper.params or {}).items()]
     params.extend(arguments)
     parser = OverridesParser.create(config_loader=sweeper.hydra_context.config_loader)
     sweeper.overrides = sweeper.split_arguments(
@@ -62,7 +65,7 @@ def key_of_job(config, idx=None):
 
     if idx is not None:
         with open_dict(config):
-            config.hydra.job.id = config.hydra.job.num = idx
+            config.hydra.job.id, config.hydra.job.num = str(idx), idx
     resolved = resolved_task(config)
     return None if resolved is None else reuse.key_of(resolved, Path(str(config.hydra.runtime.cwd)))
 
@@ -72,13 +75,13 @@ def resolved_task(config):
     own (as the job resolves it), or None if it cannot be resolved here."""
     from hydra.core.hydra_config import HydraConfig
 
-    from runner.sweeps.worker import _hydra_part, _task_part
+    from runner.sweeps import compat
 
     hydra_config = HydraConfig.instance()
     previous = hydra_config.cfg
     try:
-        hydra_config.cfg = _hydra_part(config)
-        return OmegaConf.to_container(_task_part(config), resolve=True)
+        hydra_config.cfg = compat.hydra_part(config)
+        return OmegaConf.to_container(compat.task_part(config), resolve=True)
     except Exception:  # noqa: BLE001 - unresolvable before the job runs: it runs
         return None
     finally:

@@ -7,8 +7,10 @@ launching process reports each job as joblib hands its result back: one progress
 whole sweep (``runner.sweeps.progress``).
 """
 
+import contextlib
 from pathlib import Path
 
+from runner.sweeps import compat
 from runner.sweeps.progress import SweepProgress
 
 _progress = {}  # id(launcher) -> the sweep's SweepProgress, kept across its batches
@@ -18,7 +20,6 @@ def launch(launcher, job_overrides, initial_job_idx):
     """Run the batch on joblib's workers -> one JobReturn per job, in the batch's order."""
     from hydra.core.singleton import Singleton
     from hydra.core.utils import configure_log, setup_globals
-    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
     from joblib import Parallel, delayed
 
     from runner.sweeps.closing import swept
@@ -28,7 +29,7 @@ def launch(launcher, job_overrides, initial_job_idx):
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     settings = {**launcher.joblib, "backend": "loky"}  # threads are incompatible with Hydra
-    process_joblib_cfg(settings)
+    _numbers(settings)
     progress = _progress.setdefault(id(launcher), SweepProgress())
     progress.add(len(job_overrides))
     labels = swept(" ".join(o) for o in job_overrides)
@@ -50,6 +51,17 @@ def launch(launcher, job_overrides, initial_job_idx):
     finally:
         progress.close()
     return [returns[initial_job_idx + i] for i in range(len(job_overrides))]
+
+
+def _numbers(settings):
+    """joblib's keys that take a number or an expression, given as text in the config, as
+    numbers where they read as one (what hydra-joblib-launcher 1.2.0's private
+    ``_core.process_joblib_cfg`` does, written here on joblib's public keyword arguments)."""
+    for key in ("pre_dispatch", "batch_size", "max_nbytes"):
+        value = settings.get(key)
+        if value:
+            with contextlib.suppress(ValueError, TypeError):
+                settings[key] = int(value)
 
 
 def execute_job(idx, overrides, hydra_context, config, task_function, singleton_state):
@@ -84,5 +96,5 @@ def execute_job(idx, overrides, hydra_context, config, task_function, singleton_
     row = dict(job_module.last_row)
     failed = ret.status == JobStatus.FAILED
     status = row.get("status") or ("error" if failed else "ok")
-    message = row.get("message") or (f"{ret._return_value}" if failed else "")
+    message = row.get("message") or (f"{compat.failure_of(ret)}" if failed else "")
     return idx, ret, status, message, bool(row.get("reused"))

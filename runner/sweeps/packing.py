@@ -12,7 +12,6 @@ run, and have no folder and no ledger row, so ``--resume`` runs them (and the in
 
 import math
 import signal
-from pathlib import Path
 
 from runner.errors import ConfigError
 
@@ -22,27 +21,24 @@ STOPS = {
 }
 
 
-def launch_packed(launcher, job_overrides, initial_job_idx):
-    """Submit the batch in packs of ``jobs_per_task`` -> one JobReturn per job, in order."""
-    import submitit
+def launch_packed(launcher, job_overrides, initial_job_idx, one_per_task):
+    """Submit the batch in packs of ``jobs_per_task`` -> one JobReturn per job, in order.
+    ``one_per_task()``: the plugin's own launch, a task per job, for when the executor cannot
+    be set up as hydra-submitit-launcher sets it up (``runner.sweeps.compat``)."""
     from hydra.core.singleton import Singleton
-    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
-    from omegaconf import OmegaConf
+
+    from runner.sweeps import compat
 
     n = launcher.jobs_per_task
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ConfigError(
             "hydra.launcher.jobs_per_task", n, "must be a positive integer (1: a task per job)"
         )
-    kind = launcher._EXECUTOR
-    params = dict(launcher.params)
-    init = {"folder": params.pop("submitit_folder")}
-    if "max_num_timeout" in params:
-        init[f"{kind}_max_num_timeout"] = params.pop("max_num_timeout")
-    executor = submitit.AutoExecutor(cluster=kind, **init)
-    base = set(OmegaConf.structured(BaseQueueConf).keys())
-    executor.update_parameters(**{k if k in base else f"{kind}_{k}": v for k, v in params.items()})
-    Path(str(launcher.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    try:
+        executor = compat.submitit_executor(launcher.params, launcher.cluster, launcher.config)
+    except compat.Moved as error:
+        compat.moved(error, "one job per submitit task")
+        return one_per_task()
     jobs = [(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
     packs = [jobs[start : start + n] for start in range(0, len(jobs), n)]
     state = Singleton.get_state()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf, open_dict
 
+from runner.sweeps import compat
+
 LOG_NAME = "job.log"
 
 
@@ -98,21 +100,21 @@ class JobRunner:
         else:
             config = pickle.loads(config_bytes)
         with open_dict(config):
-            config.hydra.job.id = idx
+            config.hydra.job.id = str(idx)  # a string field (OmegaConf 2.4 warns otherwise)
             config.hydra.job.num = idx
         return config
 
     def run(self, idx, config, check_done=True):
         """Run one job -> Outcome. A task that raises is an "error" outcome, not a crash.
         ``check_done=False``: the launcher looked the job up in the ledger already."""
-        from hydra._internal.callbacks import Callbacks
         from hydra.core.utils import JobRuntime, JobStatus
 
         from runner import job as job_module
         from runner.sweeps import reuse
 
+        whitelist = getattr(self.setup.compose, "execution_whitelist", None)
         if self.callbacks is None:
-            self.callbacks = Callbacks(config)
+            self.callbacks = compat.job_callbacks(config, whitelist)
         JobRuntime.instance().set("name", self.setup.job_name)
         folder = job_folder(config)
         reused = reuse.before_job(config, folder) if check_done else None
@@ -123,10 +125,10 @@ class JobRunner:
         folder.mkdir(parents=True, exist_ok=True)
         job_module.last_row.clear()
         with _output_to(folder / LOG_NAME):
-            ret = run_job(self.task, config, self.callbacks, folder)
+            ret = run_job(self.task, config, self.callbacks, folder, whitelist)
         row = job_module.last_row
         if ret.status == JobStatus.FAILED:
-            error = ret._return_value
+            error = compat.failure_of(ret)
             if isinstance(error, job_module.JobFailed) and row.get("status"):
                 # a search's trial that did not finish ok: recorded, and told to the sweeper
                 return Outcome(idx, row["status"], row.get("message") or "", error)
@@ -135,7 +137,7 @@ class JobRunner:
         return Outcome(idx, status, message, ret.return_value, bool(row.get("reused")))
 
 
-def run_job(task_function, config, callbacks, folder=None):
+def run_job(task_function, config, callbacks, folder=None, whitelist=None):
     """Hydra's ``hydra.core.utils.run_job`` for a config that is this job's own (built for it
     from the composition cache): the same steps in the same order, the same ``.hydra/`` files
     and callbacks, for a fraction of the cost. Hydra sets the hydra config twice and
@@ -143,54 +145,50 @@ def run_job(task_function, config, callbacks, folder=None):
     than a forward-only job itself. Here the output folder is set first, the hydra config
     holds the job's own (read-only) hydra node instead of a copy of it, and the task's config
     is a copy of the rest alone. ``tests/test_compose_cache.py`` compares what both write and
-    pass to the task and the callbacks.
+    pass to the task and the callbacks, on Hydra 1.3 and 1.4, whose ``run_job`` differ in a
+    few steps (``series`` below). On another series, and for a 1.4 job whose
+    ``hydra.job.env_set`` interpolates (1.4 resolves it in its copy of the hydra node, which
+    here is shared), Hydra's own ``run_job`` runs the job.
     """
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import read_write
 
+    series = compat.hydra_series()
+    if series is None:
+        compat.moved(compat.untested_hydra(), "Hydra's own run_job for every job: slower")
+    if series is None or (series != "1.3" and _env_set_interpolates(config)):
+        return compat.hydra_run_job(task_function, config, callbacks, whitelist)
     hydra_config = HydraConfig.instance()
     old_cwd, old_hydra_cfg = os.getcwd(), hydra_config.cfg
     hydra_config.cfg = config  # so that hydra.sweep.dir/subdir resolve as in Hydra
     try:
-        output_dir = os.path.abspath(folder or job_folder(config))
-        with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-            config.hydra.runtime.output_dir = output_dir
-        OmegaConf.set_readonly(config.hydra, True)
-        hydra_config.cfg = _hydra_part(config)
-        task_cfg = _task_part(config)
-        return _run(task_function, config, task_cfg, callbacks, hydra_config, output_dir)
+        with compat.execution_whitelist(whitelist):
+            output_dir = os.path.abspath(folder or job_folder(config))
+            with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+                config.hydra.runtime.output_dir = output_dir
+            OmegaConf.set_readonly(config.hydra, True)
+            hydra_config.cfg = compat.hydra_part(config)
+            task_cfg = compat.task_part(config)
+            return _run(
+                task_function, config, task_cfg, callbacks, hydra_config, output_dir, series
+            )
     finally:
         hydra_config.cfg = old_hydra_cfg
         os.chdir(old_cwd)
 
 
-def _hydra_part(config):
-    """What ``HydraConfig.set_config`` keeps: a config of the hydra node alone, the node's
-    parent the whole config (so its interpolations reach the user's keys). The node is shared,
-    not copied; it is read-only from here on."""
-    from omegaconf import DictConfig, flag_override
-
-    hydra_cfg = DictConfig(content={})
-    with flag_override(hydra_cfg, "no_deepcopy_set_nodes", True):
-        hydra_cfg["hydra"] = config._get_node("hydra")
-    hydra_cfg.hydra._set_parent(config)
-    return hydra_cfg
+def _env_set_interpolates(config):
+    env_set = config.hydra.job.env_set
+    return any(OmegaConf.is_interpolation(env_set, key) for key in env_set)
 
 
-def _task_part(config):
-    """What Hydra gives the task: a deep copy of the config with its hydra node deleted (same
-    flags, same resolver cache), made by pickling the config with the node left out."""
-    content = config.__dict__["_content"]
-    config.__dict__["_content"] = {key: node for key, node in content.items() if key != "hydra"}
-    try:
-        frozen = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
-    finally:
-        config.__dict__["_content"] = content
-    return pickle.loads(frozen)
+# the job's hydra node and task config, as runner.job and runner.sweeps.grid also need them
+_hydra_part = compat.hydra_part
+_task_part = compat.task_part
 
 
-def _run(task_function, config, task_cfg, callbacks, hydra_config, output_dir):
-    from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, env_override
+def _run(task_function, config, task_cfg, callbacks, hydra_config, output_dir, series):
+    from hydra.core.utils import JobReturn, JobRuntime, JobStatus, env_override
 
     from runner.sweeps.yaml_files import to_yaml
 
@@ -211,18 +209,45 @@ def _run(task_function, config, task_cfg, callbacks, hydra_config, output_dir):
             ("overrides.yaml", config.hydra.overrides.task),
         ):
             (hydra_output / name).write_text(to_yaml(node), encoding="utf-8")
-    with env_override(hydra_config.cfg.hydra.job.env_set):
-        callbacks.on_job_start(config=config, task_function=task_function)
-        try:
-            ret.return_value = task_function(task_cfg)
-            ret.status = JobStatus.COMPLETED
-        except Exception as error:  # noqa: BLE001 - Hydra's contract: the job's failure, returned
-            ret.return_value = error
-            ret.status = JobStatus.FAILED
-    ret.task_name = JobRuntime.instance().get("name")
+    if series != "1.3":  # 1.4 names the task before it runs, and ends a stopped job too
+        ret.task_name = JobRuntime.instance().get("name")
+    try:
+        with env_override(hydra_config.cfg.hydra.job.env_set):
+            callbacks.on_job_start(config=config, task_function=task_function)
+            try:
+                ret.return_value = task_function(task_cfg)
+                ret.status = JobStatus.COMPLETED
+            except Exception as error:  # noqa: BLE001 - Hydra's contract: the job's failure
+                ret.return_value = error
+                ret.status = JobStatus.FAILED
+    except BaseException as error:  # a stop (KeyboardInterrupt, SystemExit) goes on up
+        if series == "1.3":
+            raise
+        ret.return_value, ret.status = error, JobStatus.FAILED
+        _flush_loggers()
+        callbacks.on_job_end(config=config, job_return=ret)
+        raise
+    if series == "1.3":
+        ret.task_name = JobRuntime.instance().get("name")
     _flush_loggers()
     callbacks.on_job_end(config=config, job_return=ret)
     return ret
+
+
+def _flush_loggers():
+    """Flush every logging handler, as Hydra's ``run_job`` does before ``on_job_end`` (its
+    ``_flush_loggers`` walks the logging module's private handler list; this, the loggers)."""
+    import logging
+
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            with contextlib.suppress(Exception):
+                handler.flush()
 
 
 def job_folder(config):

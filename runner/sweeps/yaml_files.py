@@ -5,7 +5,10 @@ cost more than a forward-only job trains. libyaml's emitter (``yaml.CDumper``), 
 OmegaConf's own representer for strings, writes the same bytes for every config made of
 printable ASCII strings, numbers, booleans and nulls (``tests/test_yaml_files.py`` checks
 this over tens of thousands of random configs); for anything else (control characters,
-non-ASCII text, where the two emitters do differ) the dump goes through OmegaConf unchanged.
+non-ASCII text, where the two emitters do differ) the dump goes through OmegaConf unchanged,
+and so does a config with a ``???`` that is not a missing value (OmegaConf 2.4 writes such
+a string literal escaped). OmegaConf's dumper is reached through
+``runner.sweeps.compat``; without it every dump is ``OmegaConf.to_yaml``'s.
 """
 
 import functools
@@ -13,15 +16,26 @@ import re
 
 import yaml
 from omegaconf import OmegaConf
-from omegaconf._utils import get_omega_conf_dumper
+
+from runner.sweeps import compat
 
 _PLAIN = re.compile(r"[\x20-\x7e]*")
+
+
+def _omegaconf_dumper():
+    try:
+        return compat.omegaconf_dumper()
+    except compat.Moved as error:
+        compat.moved(error, "every .hydra/ file written by OmegaConf.to_yaml: slower")
+        return None
 
 
 def _c_dumper():
     if not getattr(yaml, "__with_libyaml__", False):
         return None
-    python_dumper = get_omega_conf_dumper()
+    python_dumper = _omegaconf_dumper()
+    if python_dumper is None:
+        return None
 
     class OmegaConfCDumper(yaml.CDumper):
         pass
@@ -35,10 +49,36 @@ _C_DUMPER = _c_dumper()
 
 def to_yaml(config):
     """What ``OmegaConf.to_yaml(config)`` returns."""
+    if _C_DUMPER is None:
+        return OmegaConf.to_yaml(config)
     container = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
-    if _C_DUMPER is None or not isinstance(container, dict) or not container:
-        return _dump(container, get_omega_conf_dumper())
+    if not isinstance(container, dict) or not container or not _missing_alike(config, container):
+        return OmegaConf.to_yaml(config)
     return "".join(_entries(container, ()))
+
+
+def _missing_alike(node, value):
+    """Whether every ``???`` in the container is a missing value of the config: OmegaConf 2.4
+    writes a ``???`` string literal (escaped in its YAML) as ``\\???``, a missing value as
+    ``???``, and the container shows both as ``???``. Only the branches holding one are read."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if item == "???":
+            if isinstance(value, list) or not OmegaConf.is_missing(node, key):
+                return False
+        elif (
+            isinstance(item, (dict, list))
+            and _holds_marker(item)
+            and not _missing_alike(node[key], item)
+        ):
+            return False
+    return True
+
+
+def _holds_marker(value):
+    if isinstance(value, dict):
+        value = value.values()
+    return any(v == "???" or (isinstance(v, (dict, list)) and _holds_marker(v)) for v in value)
 
 
 def _entries(mapping, path):
@@ -91,12 +131,12 @@ def _header(path, key):
 def _entry_of_other(path, key, value):
     if isinstance(key, str) and isinstance(value, str) and all(map(_is_short_key, path)):
         return _other_string_entry(path, key, value)
-    return _under(path, {key: value}, get_omega_conf_dumper())
+    return _under(path, {key: value}, compat.omegaconf_dumper())
 
 
 @functools.lru_cache(maxsize=64)
 def _other_string_entry(path, key, value):
-    return _under(path, {key: value}, get_omega_conf_dumper())
+    return _under(path, {key: value}, compat.omegaconf_dumper())
 
 
 def _dump(container, dumper):

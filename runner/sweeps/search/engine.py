@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from runner.errors import ConfigError
 from runner.progress import say
+from runner.sweeps import compat
 from runner.sweeps.search import space as spaces
 from runner.sweeps.search import study as studies
 from runner.sweeps.search.pruning import seed_list
@@ -54,7 +55,7 @@ def sweep(sweeper, arguments):
     first_trial = _first_trial_of_sweep(sweep_dir, study)
     n_trials = settings["n_trials"]
     if _resumed(sweep_dir):
-        interrupted = _mark_interrupted(study)
+        interrupted = _mark_interrupted(study, storage)
         n_trials -= _finished_since(study, first_trial, interrupted)
         _run_again(study, interrupted | _interrupted_since(study, first_trial), n_trials)
     done_before = len(study.trials)
@@ -76,7 +77,9 @@ def sweep(sweeper, arguments):
     try:
         run.go(n_trials)
     except BaseException:
-        _mark_interrupted(study)  # a stop signal, or too many failures: the trials running now
+        _mark_interrupted(
+            study, storage
+        )  # a stop signal, or too many failures: the trials running now
         with contextlib.suppress(Exception):  # what was found so far, if it can be said
             found()
         raise
@@ -189,7 +192,7 @@ class Search:
                 value = ret.return_value
                 values.append(value if isinstance(value, (list, tuple)) else [value])
             else:
-                error = ret._return_value
+                error = compat.failure_of(ret)
                 pruned = pruned or isinstance(error, JobPruned)
                 problems.append(str(error))
         if pruned:
@@ -336,14 +339,18 @@ def _resumed(sweep_dir):
     return folder is not None and Path(folder).resolve() == Path(sweep_dir).resolve()
 
 
-def _mark_interrupted(study):
+def _mark_interrupted(study, storage):
     """Trials still RUNNING (their sweep was stopped) -> FAIL, marked interrupted, so that a
-    resumed sweep runs that many again. -> their numbers."""
+    resumed sweep runs that many again. -> their numbers. ``storage``: the study's, opened by
+    the sweep; a trial is found in it by its public number, not Optuna's private ids."""
     import optuna
 
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    if running:
+        study_id = storage.get_study_id_from_name(study.study_name)
     for trial in running:
-        study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        storage.set_trial_user_attr(trial_id, "interrupted", True)
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
     return {t.number for t in running}
 

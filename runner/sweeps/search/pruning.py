@@ -31,7 +31,8 @@ def reporter(task_config, hydra_config, base_dir):
     where = studies.location(sweeper, str(hydra_config.sweep.dir), base_dir)
     storage = studies.open_storage(where, made=True)
     study = optuna.load_study(study_name=where.name, storage=storage, pruner=pruner)
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, int(trial_number))
+    study_id = storage.get_study_id_from_name(where.name)  # public: no Study._study_id
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, int(trial_number))
     trial = optuna.trial.Trial(study, trial_id)
     reports = _first_seed(task_config, sweeper)
     name, kind = names[0], type(pruner).__name__
