@@ -9,7 +9,7 @@ from the installed distribution's metadata, so there is one place to change them
 
 import inspect
 import re
-from contextlib import nullcontext, suppress
+from contextlib import suppress
 from importlib import metadata
 
 DISTRIBUTION = "nnrunner"
@@ -43,26 +43,15 @@ def main_options(hydra_main=None):
     try:
         parameters = inspect.signature(hydra_main).parameters
     except (TypeError, ValueError):
-        parameters = {}
+        parameters = ("version_base",)
     if "execution_whitelist" in parameters:
         return {"execution_whitelist": list(EXECUTION_WHITELIST)}
-    return {"version_base": "1.3"}
+    return {"version_base": "1.3"} if "version_base" in parameters else {}
 
 
 def has_whitelist():
     """True when the installed Hydra enforces an execution whitelist (1.4 on)."""
     return "execution_whitelist" in main_options()
-
-
-def trusted():
-    """A context in which Hydra instantiates the runner's own targets without a warning (for
-    code that builds ``Callbacks`` outside ``@hydra.main``, such as a pool worker); a no-op on
-    a Hydra without a whitelist."""
-    try:
-        from hydra.utils import execution_whitelist
-    except ImportError:
-        return nullcontext()
-    return execution_whitelist(list(EXECUTION_WHITELIST))
 
 
 def refusal(error):

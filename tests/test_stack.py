@@ -86,7 +86,10 @@ def test_main_options_follow_the_installed_hydra():
         config_path=None, config_name=None, version_base=None, execution_whitelist=None
     ): ...
 
+    def main_15(config_path=None, config_name=None): ...
+
     assert stack.main_options(main_13) == {"version_base": "1.3"}
+    assert stack.main_options(main_15) == {}  # a Hydra with neither: its own defaults
     options = stack.main_options(main_14)
     assert "version_base" not in options  # deprecated in 1.4, removed in 1.5
     assert set(options["execution_whitelist"]) == set(stack.EXECUTION_WHITELIST)
