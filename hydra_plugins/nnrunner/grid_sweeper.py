@@ -5,13 +5,26 @@ Hydra's basic sweeper composes every job once just to check that the batch compo
 the launcher composes it again. This one checks through the cache the launcher then uses, so
 a sweep pays Hydra's composition once per distinct set of config-group choices. The work is in
 ``runner.sweeps.grid``.
+
+Another Hydra app's task (not ``python -m runner``'s) gets Hydra's basic sweep itself, with the
+batches checked on the same cache: the runner's checks, dry run and ledger are the runner's.
 """
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
 
 class GridSweeper(BasicSweeper):
+    task_function = None
+
+    def setup(self, *, hydra_context, task_function, config):
+        self.task_function = task_function
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
     def sweep(self, arguments):
+        from runner.sweeps.hydra_task import is_runner_task
+
+        if not is_runner_task(self.task_function):
+            return super().sweep(arguments)
         from runner.sweeps.grid import sweep
 
         return sweep(self, arguments)

@@ -9,6 +9,7 @@ jobs record themselves (see ``runner.sweeps.stopping``) before the workers are c
 import atexit
 import os
 import pickle
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class Session:
     def __init__(self, launcher, cache):
         self.cache = cache
         self.setup = _setup(launcher, cache)
+        self.task = launcher.task_function  # what runs in this process, as it is
         self.progress = SweepProgress(expected=_expected_jobs(launcher.config))
         self.labels = {}  # job -> the overrides that set it apart, to name it in messages
         self.runner = None  # in this process (n_jobs=1)
@@ -66,6 +68,10 @@ class Session:
             zip((j.idx for j in jobs), swept(" ".join(j.overrides) for j in jobs), strict=True)
         )
         self.progress.add(len(jobs))
+        if n > 1 and not self.setup.shippable:
+            if self.runner is None:
+                _say_in_this_process(self.task)
+            n = 1
         if n == 1 and self.pool is None:
             self._in_this_process(jobs, outcomes)
         else:
@@ -75,7 +81,7 @@ class Session:
         from runner.sweeps.worker import JobRunner
 
         if self.runner is None:
-            self.runner = JobRunner(self.setup)
+            self.runner = JobRunner(self.setup, self.task)
         for key, data in self.cache.bases.items():
             self.runner.add_base(key, data)
         for job in jobs:
@@ -153,6 +159,17 @@ def close_sessions():
 atexit.register(close_sessions)
 
 
+def _say_in_this_process(task):
+    from runner.progress import say
+    from runner.sweeps.worker import pickled
+
+    say(
+        f"note: the task function cannot go to worker processes ({pickled(task)[1]}); "
+        "the jobs run in this process, one at a time",
+        file=sys.stderr,
+    )
+
+
 def _expected_jobs(config):
     """How many jobs a search will run (its n_trials), for the progress line; None for a grid,
     whose batches say it."""
@@ -171,10 +188,34 @@ def _job(cache, idx, overrides):
 
 
 def _setup(launcher, cache):
-    from runner.sweeps.worker import Setup, describe_task
+    """The sweep's Setup. A function at the top level of an importable module goes by
+    reference (the worker imports it again: the runner's own task); any other callable (an
+    object, a closure, a function of the script run as ``__main__``) is pickled by value with
+    cloudpickle, once per sweep, and sent once to each worker. The launching process's OmegaConf
+    resolvers travel with it, as Hydra's own launchers carry them in the singleton state."""
+    from hydra.core.singleton import Singleton
 
-    module, name, unwrap = describe_task(launcher.task_function)
-    return Setup(module, name, unwrap, str(launcher.config.hydra.job.name), cache.context)
+    from runner.sweeps.hydra_task import chdir_unset, is_runner_task
+    from runner.sweeps.worker import Setup, describe_task, pickled
+
+    task = launcher.task_function
+    reference = describe_task(task)
+    task_bytes = pickled(task)[0] if reference is None else None
+    module, name, unwrap = reference or (None, None, 0)
+    resolvers, _ = pickled(Singleton.get_state()["omegaconf_resolvers"])
+    job_name = str(launcher.config.hydra.job.name)
+    foreign = not is_runner_task(task)
+    return Setup(
+        module,
+        name,
+        unwrap,
+        job_name,
+        cache.context,
+        task_bytes,
+        resolvers,
+        foreign,
+        foreign and chdir_unset(),
+    )
 
 
 def _lost(job, cache, setup, death, status="failed"):
@@ -196,8 +237,11 @@ def _lost(job, cache, setup, death, status="failed"):
 
 def _job_return(job, outcome, searching):
     """Hydra's JobReturn: a job that raised is FAILED (the basic sweeper re-raises it, a search
-    marks the trial failed); a lost job is FAILED only for a search, whose trial it is."""
+    marks the trial failed); a lost job is FAILED only for a search, whose trial it is. A
+    foreign task's job (runner.sweeps.hydra_task) fills in the rest of Hydra's fields."""
     from hydra.core.utils import JobReturn, JobStatus
+
+    from runner.sweeps.hydra_task import Returned, fill
 
     ret = JobReturn()
     ret.overrides = job.overrides
@@ -209,6 +253,9 @@ def _job_return(job, outcome, searching):
         ret.status, ret.return_value = JobStatus.FAILED, error
     elif lost:
         ret.status, ret.return_value = JobStatus.COMPLETED, float("nan")
+    elif isinstance(outcome.value, Returned):
+        ret.status = JobStatus.COMPLETED
+        fill(ret, outcome.value)
     else:
         ret.status, ret.return_value = JobStatus.COMPLETED, outcome.value
     return ret

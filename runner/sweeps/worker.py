@@ -24,13 +24,24 @@ LOG_NAME = "job.log"
 
 @dataclass
 class Setup:
-    """What every job of a sweep shares, sent once to each worker."""
+    """What every job of a sweep shares, sent once to each worker. The task function travels
+    by reference (``task_module``, ``task_name``, ``unwrap``: a function at the top level of an
+    importable module, imported again) or by value (``task_bytes``: any other callable)."""
 
-    task_module: str
-    task_name: str
+    task_module: str | None
+    task_name: str | None
     unwrap: int  # how many functools.wraps layers lie between the module attribute and the task
     job_name: str
     compose: object  # runner.sweeps.compose.Context
+    task_bytes: bytes | None = None  # the task pickled by cloudpickle, when not by reference
+    resolvers: bytes | None = None  # the launching process's OmegaConf resolvers (cloudpickle)
+    foreign: bool = False  # not the runner's task: Hydra's job logging, JobReturn's fields back
+    chdir_unset: bool = False  # a foreign job with hydra.job.chdir unset runs in its folder
+
+    @property
+    def shippable(self):
+        """Whether a worker process can get the task function."""
+        return self.task_bytes is not None or self.task_module is not None
 
 
 @dataclass
@@ -45,6 +56,11 @@ class Outcome:
 
 
 def task_function(setup):
+    """The task function, in a worker: imported again, or unpickled."""
+    if setup.task_bytes is not None:
+        return pickle.loads(setup.task_bytes)
+    if setup.task_module is None:
+        raise TypeError("the task function could not be sent to this process (see the note)")
     function = getattr(
         sys.modules.get(setup.task_module) or _import(setup.task_module), setup.task_name
     )
@@ -60,29 +76,64 @@ def _import(name):
 
 
 def describe_task(function):
-    """(module, name, unwrap depth) by which a worker finds the task function again."""
-    module = sys.modules[function.__module__]
-    candidate, depth = getattr(module, function.__name__), 0
+    """(module, name, unwrap depth) by which a worker imports the task function again, or None
+    when it is none of a module's own functions (an object, a closure, a lambda, a function of
+    the script run as ``__main__``, which a worker cannot import by that name)."""
+    module_name = getattr(function, "__module__", None)
+    name = getattr(function, "__name__", None)
+    if module_name in (None, "__main__", "__mp_main__") or name is None:
+        return None
+    candidate, depth = getattr(sys.modules.get(module_name), name, None), 0
     while candidate is not function:
         candidate = getattr(candidate, "__wrapped__", None)
-        if candidate is None:
-            raise TypeError(
-                "the pool launcher needs the task function defined at module level and any "
-                "decorator around @hydra.main to use functools.wraps"
-            )
+        if candidate is None:  # a nested function, or a decorator without functools.wraps
+            return None
         depth += 1
-    return function.__module__, function.__name__, depth
+    return module_name, name, depth
+
+
+def pickled(value):
+    """``value`` pickled by value with cloudpickle -> (bytes, None), or (None, why not)."""
+    try:
+        import cloudpickle
+    except ImportError:
+        return None, "cloudpickle is not installed"
+    try:
+        return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), None
+    except Exception as error:  # noqa: BLE001 - whatever stops it, the jobs run here instead
+        return None, f"{type(error).__name__}: {error}"
+
+
+def add_resolvers(resolvers_bytes):
+    """Register the launching process's resolvers that this process lacks (one registered at
+    run time, as Hydra's launcher suite does), through Hydra's singleton state, as Hydra's own
+    launchers hand it to their workers."""
+    from hydra.core.singleton import Singleton
+
+    shipped = pickle.loads(resolvers_bytes)
+    missing = {name: r for name, r in shipped.items() if not OmegaConf.has_resolver(name)}
+    if missing:
+        state = Singleton.get_state()
+        state["omegaconf_resolvers"].update(missing)
+        Singleton.set_state(state)
 
 
 class JobRunner:
     """Runs jobs one after another in this process."""
 
-    def __init__(self, setup):
+    def __init__(self, setup, task=None):
+        """``task``: the task function itself, when it runs in the launching process."""
         from hydra.core.utils import setup_globals
 
         setup_globals()
+        if task is None and setup.resolvers is not None:
+            add_resolvers(setup.resolvers)
         self.setup = setup
-        self.task = task_function(setup)
+        self.task = task if task is not None else task_function(setup)
+        if setup.foreign:
+            from runner.sweeps.hydra_task import HydraTask
+
+            self.task = HydraTask(self.task, setup.chdir_unset)
         self.bases = {}
         self.parser = None
         self.callbacks = None
