@@ -4,8 +4,13 @@ Hydra 1.3 finds plugins by listing the folders of the ``hydra_plugins`` namespac
 regular install (``pip install .``, a wheel) puts ``hydra_plugins/nnrunner`` in such a folder;
 an editable install by setuptools 64 or newer (``pip install -e .``, PEP 660) serves it through
 an import hook that the listing cannot see (hydra issue 2359), so ``hydra/launcher=pool``
-would be "not found". Importing the plugin modules registers their configs, and
-``Plugins.register`` is Hydra's own way to add a plugin class it did not find.
+would be "not found". Hydra 1.4 also reads the ``hydra.plugins`` entry points that
+pyproject.toml declares, which an editable install has too. Where Hydra found nothing (1.3
+after an editable install), importing the plugin modules registers their configs, and
+``Plugins.register`` is Hydra's own way to add a plugin class it did not find. Another Hydra
+app gets the same with ``from runner.plugins import make_visible; make_visible()`` before
+its ``@hydra.main`` (README), or with an editable install Hydra 1.3 can list
+(``pip install -e . --config-settings editable_mode=compat``).
 """
 
 
@@ -17,16 +22,30 @@ def make_visible():
     plugins = Plugins.instance()
     from hydra_plugins.nnrunner import config  # registers the configs below
 
-    # Hydra's scan may have imported hydra-submitit-launcher's configs after ours: ours again
-    config._store_submitit()
-    config._store_joblib()
+    # Hydra 1.3's scan re-executes the plugin modules it lists: hydra-submitit-launcher's and
+    # joblib's configs may have been stored again after ours. Ours again, then (where they are
+    # ours already, as always on 1.4, storing them again would only warn).
+    if not _stored_by_us("hydra/launcher/joblib.yaml"):
+        config._store_joblib()
+    if not _stored_by_us("hydra/launcher/submitit_local.yaml"):
+        config._store_submitit()
     from hydra_plugins.nnrunner.grid_sweeper import GridSweeper
     from hydra_plugins.nnrunner.optuna_sweeper import OptunaSweeper
     from hydra_plugins.nnrunner.pool_launcher import PoolLauncher
     from hydra_plugins.nnrunner.ray_launcher import RayLauncher
 
     for plugin in (PoolLauncher, RayLauncher, GridSweeper, OptunaSweeper, *_submitit(), *_joblib()):
-        plugins.register(plugin)
+        plugins.register(plugin)  # a class Hydra found already stays listed once
+
+
+def _stored_by_us(path):
+    """Whether the ConfigStore's config at ``path`` is ours (or absent: nothing to redo)."""
+    from hydra.core.config_store import ConfigStore
+
+    try:
+        return ConfigStore.instance().load(path).provider == "nnrunner"
+    except Exception:  # noqa: BLE001 - not stored (the package is not installed)
+        return True
 
 
 def _submitit():
