@@ -10,8 +10,9 @@ installs, so that the ``>=`` bounds the project declares are ones it is tested o
 
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
