@@ -168,7 +168,8 @@ def record_lost(config, message, status="failed"):
     the job's full config): ``status`` with ``message``, unless it had recorded itself."""
     from omegaconf import open_dict, read_write
 
-    from runner.sweeps.worker import _hydra_part, job_folder
+    from runner.sweeps.compat import hydra_part
+    from runner.sweeps.worker import job_folder
 
     run_dir = job_folder(config)
     if (run_dir / "summary.csv").exists():
@@ -181,7 +182,7 @@ def record_lost(config, message, status="failed"):
         overrides.write_text(to_yaml(config.hydra.overrides.task))
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = str(run_dir.absolute())
-    HydraConfig.instance().cfg = _hydra_part(config)  # the job's hydra node, typed or not
+    HydraConfig.instance().cfg = hydra_part(config)  # the job's hydra node, typed or not
     task_cfg = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
     ctx, _ = context_from_hydra(task_cfg)
     train.record_without_training(task_cfg, ctx, status, message)

@@ -3,6 +3,7 @@ defaults for ``-m``, set in conf/runner/default.yaml) and ``hydra/sweeper=optuna
 ``sampler`` and ``pruner`` groups. Plain dataclasses: Hydra imports this module at every
 start-up, so nothing here imports Optuna."""
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +141,9 @@ class OptunaSweeperConf:
 
 
 _store = ConfigStore.instance()
+# Hydra 1.4 warns when a config replaces another's (ours replace joblib's and submitit's)
+# unless told it is meant; 1.3's ConfigStore.store has no such parameter.
+_REPLACE = {"replace": True} if "replace" in inspect.signature(ConfigStore.store).parameters else {}
 _store.store(group="hydra/launcher", name="pool", node=PoolLauncherConf, provider="nnrunner")
 _store.store(group="hydra/launcher", name="ray", node=RayLauncherConf, provider="nnrunner")
 _store.store(group="hydra/sweeper", name="grid", node=GridSweeperConf, provider="nnrunner")
@@ -174,7 +178,7 @@ def _store_submitit():
         ("submitit_local", packed.PackedLocalConf),
         ("submitit_slurm", packed.PackedSlurmConf),
     ):
-        _store.store(group="hydra/launcher", name=name, node=node, provider="nnrunner")
+        _store.store(group="hydra/launcher", name=name, node=node, provider="nnrunner", **_REPLACE)
 
 
 _store_submitit()
@@ -199,7 +203,11 @@ def _store_joblib():
     """Our joblib config in place of hydra-joblib-launcher's own, when that is installed."""
     if JobLibLauncherConf is not None:
         _store.store(
-            group="hydra/launcher", name="joblib", node=QuietJoblibConf, provider="nnrunner"
+            group="hydra/launcher",
+            name="joblib",
+            node=QuietJoblibConf,
+            provider="nnrunner",
+            **_REPLACE,
         )
 
 

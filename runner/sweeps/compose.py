@@ -210,7 +210,11 @@ class ComposeCache:
         """ "group", "value", or None (compose in full) for a parsed override."""
         if override.is_sweep_override() or isinstance(override.value(), dict):
             return None
-        if self._is_group(override.key_or_group):
+        try:
+            is_group = self._is_group(override.key_or_group)
+        except Exception:  # noqa: BLE001 - Hydra 1.4 refuses a .yml beside the groups: compose in full
+            return None
+        if is_group:
             kind = "group"
         elif override.key_or_group.startswith(_DERIVED) or override.package is not None:
             return None

@@ -230,7 +230,7 @@ def _lost(job, cache, setup, death, status="failed"):
     from omegaconf import open_dict
 
     with open_dict(config):
-        config.hydra.job.id = config.hydra.job.num = job.idx
+        config.hydra.job.id, config.hydra.job.num = str(job.idx), job.idx  # id: a string
     record_lost(config, death, status)
     return Outcome(job.idx, status, death, None)
 

@@ -233,11 +233,6 @@ def _env_set_interpolates(config):
     return any(OmegaConf.is_interpolation(env_set, key) for key in env_set)
 
 
-# the job's hydra node and task config, as runner.job and runner.sweeps.grid also need them
-_hydra_part = compat.hydra_part
-_task_part = compat.task_part
-
-
 def _run(task_function, config, task_cfg, callbacks, hydra_config, output_dir, series):
     from hydra.core.utils import JobReturn, JobRuntime, JobStatus, env_override
 
