@@ -11,6 +11,7 @@ from runner.errors import EXIT_USAGE, report_uncaught
 from runner.interrupts import Interrupted, as_interrupted, raising, signal_name
 from runner.job import run_job
 from runner.plugins import make_visible
+from runner.presets import with_declared_mode
 from runner.stack import main_options, refusal, untested
 from runner.sweeps import resume, stopping
 from runner.sweeps import summary as sweep
@@ -52,6 +53,7 @@ def main():
     except resume.ResumeError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
+    sys.argv[1:] = with_declared_mode(sys.argv[1:], _conf_dir())  # Hydra 1.4 wants it typed
     try:
         with raising(on_signal=_stop_running_sweep):
             task()
