@@ -27,7 +27,7 @@ def make_visible():
     # ours already, as always on 1.4, storing them again would only warn).
     if not _stored_by_us("hydra/launcher/joblib.yaml"):
         config._store_joblib()
-    if not _stored_by_us("hydra/launcher/submitit_local.yaml"):
+    if not all(_stored_by_us(f"hydra/launcher/submitit_{k}.yaml") for k in ("local", "slurm")):
         config._store_submitit()
     from hydra_plugins.nnrunner.grid_sweeper import GridSweeper
     from hydra_plugins.nnrunner.optuna_sweeper import OptunaSweeper

@@ -89,6 +89,9 @@ def test_slurm_preset_composes_with_editable_resources():
     from conftest import CONF_DIR
     from hydra import compose, initialize_config_dir
 
+    from runner.plugins import make_visible
+
+    make_visible()  # as python -m runner does at start: our launcher configs over submitit's
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             "config",
