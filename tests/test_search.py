@@ -123,6 +123,23 @@ def _proposals(seed, continuing_after, n=4):
     return [tuple(t.params.items()) for t in trials]
 
 
+@pytest.mark.parametrize(
+    "key, target",
+    [("sampler", "builtins.print"), ("pruner", "os.system"), ("sampler", "optuna.Study")],
+)
+def test_a_sampler_or_pruner_target_outside_optuna_is_refused(key, target):
+    from omegaconf import OmegaConf
+
+    sweeper = OmegaConf.create({key: {"_target_": target}})
+    with pytest.raises(ConfigError) as refused:
+        if key == "sampler":
+            studies.sampler_of(sweeper, 0)
+        else:
+            studies.pruner_of(sweeper)
+    assert str(refused.value).startswith(f"hydra.sweeper.{key}._target_={target}: ")
+    assert f"optuna.{key}s" in str(refused.value)
+
+
 def test_same_seed_same_trials_but_a_continued_study_proposes_new_ones():
     assert _proposals(0, 0) == _proposals(0, 0)
     assert _proposals(0, 0) != _proposals(1, 0)

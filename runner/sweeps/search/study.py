@@ -174,7 +174,9 @@ def directions(sweeper, names):
 
 
 def build(section, config, key, extra=None):
-    """Instantiate ``hydra.sweeper.<key>`` (a sampler or pruner config) -> the object."""
+    """Instantiate ``hydra.sweeper.<key>`` (a sampler or pruner config) -> the object. Only an
+    Optuna class is built (``optuna.samplers.*``, ``optuna.pruners.*``): a config's ``_target_``
+    names code to run, and Hydra 1.3 has no execution whitelist to refuse another."""
     from hydra.utils import get_class
     from omegaconf import OmegaConf
 
@@ -186,8 +188,19 @@ def build(section, config, key, extra=None):
             None,
             f"is not set; choose hydra/sweeper/{key}=... from {section}",
         )
+    allowed = f"optuna.{key}s."  # optuna.samplers. or optuna.pruners.: nothing else is built
+    if not str(target).startswith(allowed):
+        raise ConfigError(
+            f"hydra.sweeper.{key}._target_",
+            target,
+            f"is not an Optuna {key}: only a class in {allowed[:-1]} is allowed; "
+            f"choose hydra/sweeper/{key}= one of {section}",
+        )
     try:
         cls = get_class(target)
+        # a name under optuna.samplers that is another package's class reached through it
+        if not cls.__module__.startswith("optuna."):
+            raise TypeError(cls.__module__)
     except Exception:  # noqa: BLE001 - Hydra wraps import errors in several kinds
         raise ConfigError(
             f"hydra.sweeper.{key}._target_",
