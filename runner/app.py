@@ -13,7 +13,7 @@ from runner.job import run_job
 from runner.plugins import make_visible
 from runner.presets import with_declared_mode
 from runner.stack import main_options, refusal, untested
-from runner.sweeps import resume, stopping
+from runner.sweeps import callback, resume, stopping
 from runner.sweeps import summary as sweep
 
 
@@ -85,7 +85,7 @@ def _resume_failed(error):
     folder = resume.resuming()
     if folder is None or not isinstance(error, CompactHydraException):
         return False
-    sweep.pop_active_sweep()
+    callback.pop_active_sweep()
     print(resume.explain(error, folder, sys.argv[1:]), file=sys.stderr)
     return True
 
@@ -113,7 +113,7 @@ _stopping = []
 def _stop_running_sweep(signum):
     """First stop signal in a sweep: let jobs running in other processes record themselves.
     A second one stops at once."""
-    sweep_dir = sweep.active_sweep()
+    sweep_dir = callback.active_sweep()
     if sweep_dir is None:
         return
     if _stopping:
@@ -126,5 +126,5 @@ def _finish_sweep():
     launch = sys.modules.get("runner.sweeps.launch")  # loaded only if the pool launcher ran
     if launch is not None:
         launch.close_sessions()
-    sweep_dir = sweep.pop_active_sweep()
+    sweep_dir = callback.pop_active_sweep()
     return 0 if sweep_dir is None else sweep.finish(sweep_dir)

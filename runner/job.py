@@ -169,7 +169,7 @@ def record_lost(config, message, status="failed"):
     from omegaconf import open_dict, read_write
 
     from runner.sweeps.compat import hydra_part
-    from runner.sweeps.worker import job_folder
+    from runner.sweeps.hydra_job import job_folder
 
     run_dir = job_folder(config)
     if (run_dir / "summary.csv").exists():

@@ -17,7 +17,7 @@ CHECKED = ("hydra-core", "omegaconf")  # the two whose internals the runner reac
 
 # Every _target_ the runner's own configs instantiate, and nothing else: a _target_ a received
 # sweep folder or config names is refused (by Hydra on 1.4, by runner.sweeps.resume on both).
-CALLBACKS = ("runner.sweeps.summary.SweepRecorder",)  # conf/config.yaml, hydra.callbacks
+CALLBACKS = ("runner.sweeps.callback.SweepRecorder",)  # conf/config.yaml, hydra.callbacks
 LAUNCHERS = (
     "hydra_plugins.nnrunner.pool_launcher.PoolLauncher",
     "hydra_plugins.nnrunner.ray_launcher.RayLauncher",

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from runner.sweeps import compat
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = ["runner.sweeps.summary.SweepRecorder"]  # the execution whitelist (Hydra 1.4)
+OURS = ["runner.sweeps.callback.SweepRecorder"]  # the execution whitelist (Hydra 1.4)
 
 
 @pytest.fixture(autouse=True)

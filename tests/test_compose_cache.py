@@ -168,7 +168,7 @@ def test_the_pool_runs_a_job_as_hydras_run_job_does(hydra_setup, overrides):
     from hydra.core.utils import run_job
     from hydra.types import HydraContext
 
-    from runner.sweeps import worker
+    from runner.sweeps import hydra_job
 
     loader, master, tmp_path = hydra_setup
 
@@ -177,7 +177,9 @@ def test_the_pool_runs_a_job_as_hydras_run_job_does(hydra_setup, overrides):
         return run_job(task, config, "hydra.sweep.dir", "hydra.sweep.subdir", context, False)
 
     expected = _observed(hydra_run, loader.load_sweep_config(master, list(overrides)), tmp_path)
-    found = _observed(worker.run_job, loader.load_sweep_config(master, list(overrides)), tmp_path)
+    found = _observed(
+        hydra_job.run_job, loader.load_sweep_config(master, list(overrides)), tmp_path
+    )
     assert found == expected
     assert len(found[1]) == 3 and [c[0] for c in found[2]] == ["start", "end"]
 

@@ -138,7 +138,7 @@ def fast_composition(master_config):
     return None
 
 
-# -- Hydra: running a job (runner.sweeps.worker) -------------------------------------------
+# -- Hydra: running a job (runner.sweeps.hydra_job) ----------------------------------------
 
 
 def job_callbacks(config, whitelist=None):
@@ -253,7 +253,7 @@ def hydra_run_job(task_function, config, callbacks, whitelist=None):
     )
 
 
-# -- OmegaConf: the job's two halves, without copying the hydra node (runner.sweeps.worker) -
+# -- OmegaConf: the job's two halves, without copying the hydra node (runner.sweeps.hydra_job)
 
 
 def hydra_part(config):

@@ -73,7 +73,8 @@ def execute_job(idx, overrides, hydra_context, config, task_function, singleton_
     from omegaconf import open_dict
 
     from runner import job as job_module
-    from runner.sweeps.worker import LOG_NAME, _output_to, job_folder
+    from runner.sweeps.hydra_job import job_folder
+    from runner.sweeps.worker import LOG_NAME, _output_to
 
     setup_globals()
     Singleton.set_state(singleton_state)

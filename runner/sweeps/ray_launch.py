@@ -284,7 +284,8 @@ def _not_done(jobs, session, outcomes, folders):
     from omegaconf import OmegaConf
 
     from runner.sweeps import reuse
-    from runner.sweeps.worker import JobRunner, Outcome, job_folder
+    from runner.sweeps.hydra_job import job_folder
+    from runner.sweeps.worker import JobRunner, Outcome
 
     sweep = session.launcher.config.hydra.sweep
     if reuse.snapshot_of(Path(str(sweep.dir))) is None and _numbered_folders(sweep):

@@ -161,7 +161,7 @@ def _run(runner, idx, config, check_done, watch):
 
 def _run_in_scratch(runner, idx, config, scratch, places, watch):
     from runner.job import ledger_redirected
-    from runner.sweeps.worker import job_folder
+    from runner.sweeps.hydra_job import job_folder
 
     sweep_dir, ledger = places
     scratch_sweep, scratch_ledger = scratch / "sweep", scratch / "runs.csv"

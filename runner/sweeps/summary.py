@@ -2,22 +2,18 @@
 
 Launchers run jobs in other processes (joblib, Ray, Slurm) and Hydra skips
 ``on_multirun_end`` when a job raises, so nothing here trusts in-memory state: the
-callback only remembers where the sweep writes, and the summary is read back from the
-job folders.
+callback (``runner.sweeps.callback``) only remembers where the sweep writes, and the summary
+is read back from the job folders.
 """
 
 import csv
 import io
 import math
-import os
-import socket
 import sys
 from pathlib import Path
 
-from hydra.experimental.callback import Callback
-
-from runner.errors import EXIT_FAILED, EXIT_OK, EXIT_UNFINISHED, EXIT_USAGE, ConfigError
-from runner.job import SWEEP_PID, relative
+from runner.errors import EXIT_FAILED, EXIT_OK, EXIT_UNFINISHED
+from runner.job import relative
 from runner.progress import say
 from runner.records import (
     STATUSES,
@@ -28,52 +24,8 @@ from runner.records import (
     read_runs,
     write_csv_atomically,
 )
-from runner.sweeps import single_run, stopping
-from runner.sweeps.prepare import prepare_multirun
+from runner.sweeps import stopping
 from runner.text import clip, counted, terminal_width
-from runner.train import RUN_FILES
-
-_active_sweeps = []  # sweep folders started in this process, for the entry point to finish
-
-
-class SweepRecorder(Callback):
-    """In the launching process: when a multirun starts, prepares the launch and remembers the
-    sweep folder, so the entry point can summarise it however the jobs end; before a single
-    run, refuses a run folder that already holds a run (Hydra would write over its .hydra/)."""
-
-    def on_multirun_start(self, config, **kwargs):
-        try:
-            sweep_dir = prepare_multirun(config)
-        except ConfigError as error:
-            print(f"error: {error}", file=sys.stderr)
-            sys.exit(EXIT_USAGE)
-        # inherited by worker processes (those on other machines see another host in it)
-        os.environ[SWEEP_PID] = f"{socket.gethostname()}:{os.getpid()}"
-        _active_sweeps.append(sweep_dir)
-
-    def on_run_start(self, config, **kwargs):
-        try:
-            single_run.before(config)
-        except ConfigError as error:
-            print(f"error: {error}", file=sys.stderr)
-            sys.exit(EXIT_USAGE)
-        run_dir = Path(str(config.hydra.run.dir))
-        existing = [name for name in RUN_FILES if (run_dir / name).exists()]
-        if existing:
-            print(
-                f"error: hydra.run.dir={run_dir}: already holds a run ({', '.join(existing)}); "
-                "its files are kept, choose a new folder",
-                file=sys.stderr,
-            )
-            sys.exit(EXIT_USAGE)
-
-
-def active_sweep():
-    return _active_sweeps[-1] if _active_sweeps else None
-
-
-def pop_active_sweep():
-    return _active_sweeps.pop() if _active_sweeps else None
 
 
 def collect_jobs(sweep_dir):
