@@ -1,0 +1,144 @@
+"""The docs site (issue 31): `mkdocs build --strict` passes, the built site works from file://,
+and the reference pages, generated from the code at build time, name every config key of
+`python -m runner --cfg job` and every ledger column.
+
+The build needs the docs extra (pip install -e ".[docs]"); the reference checks do not.
+"""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOK = ROOT / "docs" / "_hooks" / "reference.py"
+
+
+def _reference():
+    spec = importlib.util.spec_from_file_location("docs_reference", HOOK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _flat_keys(node, prefix=""):
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flat_keys(value, f"{dotted}.")
+        else:
+            yield dotted
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return _reference()
+
+
+def test_the_config_reference_names_every_key_of_cfg_job(reference, tmp_path):
+    shown = subprocess.run(
+        [sys.executable, "-m", "runner", "--cfg", "job"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    keys = list(_flat_keys(yaml.safe_load(shown)))
+    assert "trainer.early_stopping.patience" in keys and "optimizer.beta_2" in keys
+    page = reference.page("config")
+    missing = [key for key in keys if f"`{key}`" not in page]
+    assert not missing, f"keys of python -m runner --cfg job not in the config reference: {missing}"
+    assert not reference.PROBLEMS, reference.PROBLEMS
+
+
+def test_the_columns_reference_names_every_ledger_and_metrics_column(reference):
+    from runner.records import METRIC_COLUMNS, REGRESSION_METRIC_COLUMNS, RUN_COLUMNS, STATUSES
+
+    page = reference.page("columns")
+    columns = RUN_COLUMNS + METRIC_COLUMNS + REGRESSION_METRIC_COLUMNS + list(STATUSES)
+    missing = [column for column in columns if f"`{column}`" not in page]
+    assert not missing, f"columns not in the columns reference: {missing}"
+    assert not reference.PROBLEMS, reference.PROBLEMS
+
+
+def test_the_commands_reference_names_every_flag(reference):
+    page = reference.page("commands")
+    for command, parser in reference.command_parsers():
+        for action in parser._actions:
+            for flag in action.option_strings:
+                assert f"`{flag}" in page, f"{command} {flag} is not in the commands reference"
+    for code in (0, 1, 2, 3, 130, 143):
+        assert f"| {code} |" in reference.page("exit-codes")
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        for name in ("href", "src"):
+            if attrs.get(name) and not (tag == "link" and attrs.get("rel") == "canonical"):
+                self.links.append((tag, attrs[name]))
+
+
+def test_mkdocs_build_strict_and_the_site_works_from_file_urls(tmp_path):
+    for module in ("mkdocs", "material", "mkdocstrings_handlers.python"):
+        if importlib.util.find_spec(module.split(".")[0]) is None:
+            pytest.skip(f"{module} is not installed: pip install -e '.[docs]'")
+    site = tmp_path / "site"
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    log = built.stdout + built.stderr
+    assert built.returncode == 0, log
+    assert not re.search(r"^(WARNING|ERROR)\b", log, re.MULTILINE), log
+
+    # 404.html is for a web server, which serves it at any depth: its links are absolute
+    pages = sorted(p for p in site.rglob("*.html") if p.name != "404.html")
+    assert len(pages) >= 20, [p.relative_to(site) for p in pages]
+    parsed = {}
+    for page in pages:
+        links = _Links()
+        links.feed(page.read_text())
+        parsed[page] = links
+    broken, remote, directories = [], [], []
+    for page, links in parsed.items():
+        for tag, link in links.links:
+            parts = urlsplit(link)
+            if parts.scheme in ("http", "https"):
+                if tag in ("script", "link", "img"):  # a resource, not a link a reader follows
+                    remote.append((page.name, link))
+                continue
+            if parts.scheme or not (parts.path or parts.fragment):
+                continue  # mailto:, data:, javascript:
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                directories.append((str(page.relative_to(site)), link))
+            elif not target.exists() or (
+                parts.fragment
+                and target in parsed
+                and unquote(parts.fragment) not in parsed[target].ids
+            ):
+                broken.append((str(page.relative_to(site)), link))
+    assert not broken, f"links to nothing: {broken[:20]}"
+    assert not directories, f"links to a folder do not open from file://: {directories[:20]}"
+    assert not remote, f"resources fetched from the network: {remote[:20]}"
+    # Material's offline plugin: the search index is a script, which file:// pages can load
+    assert (site / "search" / "search_index.js").exists()
+    reference_page = (site / "reference" / "config.html").read_text()
+    assert "trainer.early_stopping.patience" in reference_page
