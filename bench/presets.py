@@ -38,13 +38,14 @@ def run_presets(presets, seeds):
     from hydra import compose, initialize_config_dir
 
     from runner.plugins import make_visible
+    from runner.stack import version_base
 
     make_visible()
 
     from runner import train
 
     results = []
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), **version_base()):
         for preset in presets:
             metric, default_seeds = PRESETS[preset]
             for seed in range(seeds or default_seeds):

@@ -375,7 +375,7 @@ import numpy  # noqa: F401
 import pandas  # noqa: F401
 
 
-@hydra.main(version_base="1.3", config_path=None)
+@hydra.main(config_path=None{version_base})
 def main(cfg):
     pass
 
@@ -400,7 +400,10 @@ def measure_startup(quick):
     }
     times = {name: [] for name in commands}
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "minimal_app.py").write_text(MINIMAL_APP)
+        from runner.stack import version_base  # 1.3's, or none on 1.4, which deprecates it
+
+        extra = "".join(f", {key}={value!r}" for key, value in version_base().items())
+        (Path(folder) / "minimal_app.py").write_text(MINIMAL_APP.format(version_base=extra))
         for _ in range(2 if quick else 5):
             for name, command in commands.items():
                 start = time.perf_counter()

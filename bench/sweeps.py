@@ -81,6 +81,7 @@ def pure_training(seeds):
     from hydra import compose, initialize_config_dir
 
     from runner.plugins import make_visible
+    from runner.stack import version_base
 
     make_visible()
 
@@ -88,7 +89,7 @@ def pure_training(seeds):
     from runner.data import load_dataset
 
     total = 0.0
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), **version_base()):
         for lr in LEARNING_RATES:
             for seed in range(seeds):
                 cfg = compose("config", [f"optimizer.learning_rate={lr}", f"seed={seed}"])

@@ -49,6 +49,14 @@ def main_options(hydra_main=None):
     return {"version_base": "1.3"} if "version_base" in parameters else {}
 
 
+def version_base():
+    """``version_base`` for ``hydra.initialize*`` and ``hydra.main`` where no whitelist is given
+    (tests, bench): ``{"version_base": "1.3"}`` on 1.3, which warns without it; ``{}`` on 1.4,
+    which deprecates it (removed in 1.5). Neither major warns."""
+    options = main_options()
+    return {"version_base": options["version_base"]} if "version_base" in options else {}
+
+
 def has_whitelist():
     """True when the installed Hydra enforces an execution whitelist (1.4 on)."""
     return "execution_whitelist" in main_options()

@@ -28,7 +28,9 @@ def compose(*overrides):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    from runner.stack import version_base
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), **version_base()):
         return hydra_compose(config_name="config", overrides=list(overrides))
 
 

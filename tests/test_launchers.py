@@ -90,9 +90,10 @@ def test_slurm_preset_composes_with_editable_resources():
     from hydra import compose, initialize_config_dir
 
     from runner.plugins import make_visible
+    from runner.stack import version_base
 
     make_visible()  # as python -m runner does at start: our launcher configs over submitit's
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), **version_base()):
         cfg = compose(
             "config",
             ["hydra/launcher=slurm", "hydra.launcher.partition=cpu"],

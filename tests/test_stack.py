@@ -97,6 +97,18 @@ def test_main_options_follow_the_installed_hydra():
     assert stack.has_whitelist() is (major_minor >= (1, 4))
 
 
+def test_version_base_for_compose_is_one_no_major_warns_about(tmp_path):
+    import warnings
+
+    from hydra import compose, initialize_config_dir
+
+    (tmp_path / "config.yaml").write_text("x: 1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 1.3 warns without version_base, 1.4 with it
+        with initialize_config_dir(config_dir=str(tmp_path), **stack.version_base()):
+            assert compose("config").x == 1
+
+
 def test_the_whitelist_names_the_runners_own_plugins_and_callbacks_only():
     from hydra.core.plugins import Plugins
     from hydra.plugins.launcher import Launcher
