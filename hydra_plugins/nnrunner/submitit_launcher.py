@@ -2,9 +2,16 @@
 ``hydra.launcher.jobs_per_task=N`` runs N of a sweep's jobs one after another in one submitit
 task, each with its own folder and ledger row (runner.sweeps.packing does the work).
 
-Defined only when hydra-submitit-launcher is installed (the [slurm] extra); without it this
-module defines nothing, since Hydra's plugin scan imports it anyway and would warn about an
-ImportError on every run."""
+The classes are defined with or without hydra-submitit-launcher (the [slurm] extra): Hydra 1.3's
+plugin scan imports this module anyway, and Hydra 1.4 loads both classes through their
+``hydra.plugins`` entry points (pyproject.toml), so neither may fail or warn on an install
+without it. There they are launchers whose sweep stops at once with one line saying how to
+install the extra (``submitit_local`` and ``submitit_slurm`` are then no config options either:
+runner.errors says the same when one is chosen)."""
+
+from hydra.plugins.launcher import Launcher
+
+INSTALL = "pip install -e '.[slurm]'"
 
 try:
     from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
@@ -15,6 +22,17 @@ except ImportError:
     LocalLauncher = SlurmLauncher = None
 
 
+class _WithoutSubmitit(Launcher):
+    """In place of hydra-submitit-launcher's launchers when it is not installed. Abstract (no
+    ``launch``, which _Packing gives), so no plugin scan lists it as a launcher of its own."""
+
+    def __init__(self, **params):
+        self.params = params
+
+    def setup(self, *, hydra_context, task_function, config):
+        pass
+
+
 class _Packing:
     cluster = None  # submitit's name for the executor: "local" or "slurm"
 
@@ -23,6 +41,14 @@ class _Packing:
         self.jobs_per_task = jobs_per_task
 
     def launch(self, job_overrides, initial_job_idx):
+        if LocalLauncher is None:
+            from runner.errors import ConfigError
+
+            raise ConfigError(
+                "hydra/launcher",
+                f"submitit_{self.cluster}",
+                f"needs hydra-submitit-launcher and submitit, which are not installed: {INSTALL}",
+            )
         from runner.sweeps.packing import launch_packed
 
         if self.jobs_per_task == 1:
@@ -40,14 +66,13 @@ class _Packing:
         return run_pack(self, pack, singleton_state)
 
 
-if LocalLauncher is not None:
+class PackedLocalLauncher(_Packing, LocalLauncher or _WithoutSubmitit):
+    """submitit's local executor, N jobs per task."""
 
-    class PackedLocalLauncher(_Packing, LocalLauncher):
-        """submitit's local executor, N jobs per task."""
+    cluster = "local"
 
-        cluster = "local"
 
-    class PackedSlurmLauncher(_Packing, SlurmLauncher):
-        """Slurm through submitit, N jobs per Slurm task."""
+class PackedSlurmLauncher(_Packing, SlurmLauncher or _WithoutSubmitit):
+    """Slurm through submitit, N jobs per Slurm task."""
 
-        cluster = "slurm"
+    cluster = "slurm"
