@@ -144,11 +144,12 @@ def test_the_output_convention():
 
 
 def _runs():
-    """[(name, [pages])]: the Tutorial as one sequence, every other page with commands alone."""
+    """The Tutorial as one sequence (slow: about 40 s), every other page with commands alone."""
     pages = [p for p in nav_pages() if any(kind == "run" for kind, *_ in steps(_read(p)))]
     tutorial = [p for p in pages if p.startswith("tutorial/")]
     others = [p for p in pages if not p.startswith("tutorial/")]
-    return [("tutorial", tutorial)] * bool(tutorial) + [(p, [p]) for p in others]
+    runs = [pytest.param(tutorial, id="tutorial", marks=pytest.mark.slow)] * bool(tutorial)
+    return runs + [pytest.param([p], id=p) for p in others]
 
 
 def _read(page):
@@ -168,8 +169,8 @@ def _env():
     return env
 
 
-@pytest.mark.parametrize("name, pages", _runs(), ids=[name for name, _ in _runs()])
-def test_the_docs_commands_print_what_the_pages_show(name, pages, tmp_path):
+@pytest.mark.parametrize("pages", _runs())
+def test_the_docs_commands_print_what_the_pages_show(pages, tmp_path):
     for page in pages:
         for needs in NEEDS.finditer(_read(page)):
             for module in re.split(r"[ ,]+", needs["modules"].strip()):

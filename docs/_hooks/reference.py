@@ -31,7 +31,7 @@ CONF = ROOT / "conf"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-MARKER = re.compile(r"<!-- generated: ([\w-]+) -->")
+MARKER = re.compile(r"^<!-- generated: ([\w-]+) -->$", re.M)  # alone on its line
 PROBLEMS = []  # what the code has that this page cannot describe; each fails a strict build
 LOG = logging.getLogger("mkdocs.plugins.nnrunner.reference")
 GROUPS = ("model", "data", "loss", "optimizer")  # groups whose keys a run reads under their name
