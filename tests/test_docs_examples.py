@@ -1,4 +1,4 @@
-"""Every command block of the docs runs, and prints what the page shows (issue 31).
+"""Every command block of the docs and README.md runs, and prints what the page shows (issue 31).
 
 A page's ```console blocks are run in order in a temporary folder: a line starting with `$ ` is
 a command (a line ending in `\\` goes on to the next), the lines after it, up to the next `$ `,
@@ -149,11 +149,14 @@ def _runs():
     tutorial = [p for p in pages if p.startswith("tutorial/")]
     others = [p for p in pages if not p.startswith("tutorial/")]
     runs = [pytest.param(tutorial, id="tutorial", marks=pytest.mark.slow)] * bool(tutorial)
-    return runs + [pytest.param([p], id=p) for p in others]
+    return runs + [pytest.param([p], id=p) for p in [*others, README]]
+
+
+README = "README.md"  # the front page's blocks run too, as a sequence of their own
 
 
 def _read(page):
-    return (DOCS / page).read_text()
+    return (ROOT / page if page == README else DOCS / page).read_text()
 
 
 def _env():

@@ -142,3 +142,13 @@ def test_mkdocs_build_strict_and_the_site_works_from_file_urls(tmp_path):
     assert (site / "search" / "search_index.js").exists()
     reference_page = (site / "reference" / "config.html").read_text()
     assert "trainer.early_stopping.patience" in reference_page
+
+
+def test_the_readme_links_into_the_docs_and_they_exist():
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if not link.startswith(("http://", "https://"))]
+    assert any(link.startswith("docs/") for link in local)
+    missing = [link for link in local if not (ROOT / link).exists()]
+    assert not missing, f"README.md links to nothing: {missing}"
+    assert len(text.splitlines()) <= 200, "the front page stays short (issue 31)"
