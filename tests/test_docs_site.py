@@ -152,3 +152,10 @@ def test_the_readme_links_into_the_docs_and_they_exist():
     missing = [link for link in local if not (ROOT / link).exists()]
     assert not missing, f"README.md links to nothing: {missing}"
     assert len(text.splitlines()) <= 200, "the front page stays short (issue 31)"
+
+
+def test_the_files_reference_names_every_file_a_run_and_a_sweep_write(reference):
+    page = reference.page("files")
+    for name in ("metrics.csv", "params.npz", ".hydra/config.yaml", "multirun.yaml", "runs.csv"):
+        assert f"`{name}`" in page
+    assert not reference.PROBLEMS, reference.PROBLEMS

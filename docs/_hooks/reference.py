@@ -148,6 +148,49 @@ RUNNER_FLAGS = {  # python -m runner's flags that are the runner's own, not Hydr
         "overrides after it are added",
     ),
 }
+# What runs write, by where it is (runner.records, runner.sweeps); files_page lists what a run
+# and a sweep really write, and a file without a line here fails the build.
+FILES = {
+    "outputs": {
+        "runs.csv": "the ledger: one row per run ever made from this folder ([below](#the-ledger))",
+        "runs.csv.lock": "the ledger's file lock: parallel jobs append one at a time",
+        ".runs.csv.index.npz": "the ledger's `run_key` and `status` columns as scanned, so a "
+        "later sweep reads only the rows appended since",
+    },
+    "run": {
+        "metrics.csv": "one row per logged epoch: epoch 0 (the untrained network), every "
+        "`trainer.log_every` epochs, and the last; flushed as written. `train_*` are the means "
+        "over the epoch's steps; losses are data losses (the L1/L2 penalty is the separate "
+        "`regularization_loss` column). [Its columns](columns.md#metricscsv-columns)",
+        "summary.csv": "one row, the same columns as the ledger",
+        "params.npz": "the kept parameters (`nncore.Model.load` reads them; no pickle)",
+        "preprocessing.json": "how the data became inputs (columns, vocabularies, scaling, "
+        "classes): what `runner.predict` applies to new rows",
+        "curves.png": "loss and accuracy (or RMSE), train and validation, by epoch; drawn in a "
+        "single run (`trainer.plots`), or later by `python -m runner.plot`",
+        "boundary.png": "the decision regions over the data (2-D classification)",
+        "fit.png": "the fit (regression on one input), in place of `boundary.png`",
+        ".hydra/config.yaml": "the resolved config",
+        ".hydra/hydra.yaml": "Hydra's own config of the run",
+        ".hydra/overrides.yaml": "the command-line overrides",
+        "job.log": "sweep jobs: what the job printed",
+        "error.log": "only when a run hit a bug: its traceback",
+        "attempts/": "in a sweep job run again by `--resume`: the earlier attempt's files",
+    },
+    "sweep": {
+        "summary.csv": "one row per job, rebuilt from the job folders (so it is complete "
+        "whichever launcher ran them) and written even when the sweep is stopped",
+        "multirun.yaml": "the sweep's config and overrides: what `--resume` reads",
+        ".known_runs.npz": "the ledger's keys when the sweep started: what each job looks up "
+        "to skip an experiment already done",
+        ".running/": "one marker per running job (host and pid), removed once the job has "
+        "recorded itself: a stop signal reaches every job before the launcher unwinds",
+        "optimization_results.yaml": "a search: the best trial(s), parameters, importances",
+        "trials.csv": "a search: one row per trial (parameters, value, state, seeds)",
+        "study.log": "a search: the Optuna study (JournalStorage); `storage=sqlite` keeps "
+        "`study.db` instead",
+    },
+}
 COMMANDS = ("runner.compare", "runner.report", "runner.predict", "runner.plot", "runner.export")
 
 
@@ -180,6 +223,8 @@ def page(name):
         "columns": columns_page,
         "commands": commands_page,
         "exit-codes": exit_codes_page,
+        "files": files_page,
+        "hydra": hydra_page,
     }[name]()
 
 
@@ -542,6 +587,96 @@ def exit_codes_page():
     return "\n".join([*lines, ""])
 
 
+def written():
+    """{where: [files]} that a run and a two-job sweep write, in a temporary folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        for command in (["trainer.epochs=1", "seed=5"], ["-m", "seed=0,1", "trainer.epochs=1"]):
+            subprocess.run(
+                [sys.executable, "-m", "runner", *command],
+                cwd=folder,
+                capture_output=True,
+                check=True,
+            )
+        outputs = Path(folder) / "outputs"
+        run = next((outputs / "runs").glob("*/*"))
+        sweep = next((outputs / "sweeps").glob("*/*"))
+
+        def listed(path, skip=()):
+            names = []
+            for item in sorted(path.rglob("*")):
+                relative = item.relative_to(path)
+                if relative.parts[0] in skip or (item.is_dir() and relative.parts[0] != ".running"):
+                    continue
+                names.append(".running/" if relative.parts[0] == ".running" else str(relative))
+            return list(dict.fromkeys(names))
+
+        return {
+            "outputs": listed(outputs, skip=("runs", "sweeps")),
+            "run": listed(run) + listed(sweep / "0"),
+            "sweep": listed(sweep, skip=("0", "1")),
+        }
+
+
+def files_page():
+    found = written()
+    titles = {
+        "outputs": "## In `outputs/`",
+        "run": "## In a run's folder",
+        "sweep": "## In a sweep's folder",
+    }
+    lines = []
+    for where, meanings in FILES.items():
+        seen = list(dict.fromkeys(found[where]))
+        for name in seen:
+            if name not in meanings:
+                problem(f"{where} file {name} has no meaning in docs/_hooks/reference.py FILES")
+        lines += [titles[where], "", "| file | what it holds |", "|---|---|"]
+        for name in dict.fromkeys([*seen, *meanings]):
+            lines.append(f"| `{name}` | {_cell(meanings.get(name, ''))} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# The launchers and sweepers whose keys the hydra page shows, composed as a run composes them.
+HYDRA_OPTIONS = {
+    "launcher": ("pool", "basic", "joblib", "ray", "ray_cluster", "submitit_local", "slurm"),
+    "sweeper": ("grid", "optuna"),
+}
+_COMPOSE = """
+import sys, yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from runner.plugins import make_visible
+make_visible()
+shown = {}
+with initialize_config_dir(config_dir=sys.argv[1], version_base="1.3"):
+    for choice in sys.argv[2:]:
+        group = choice.split("=")[0].split("/")[1]
+        cfg = compose("config", overrides=[choice], return_hydra_config=True)
+        shown[choice] = OmegaConf.to_container(cfg.hydra[group], resolve=False)
+print(yaml.safe_dump(shown, sort_keys=False))
+"""
+
+
+def hydra_page():
+    """Each launcher's and sweeper's keys with their defaults, as Hydra composes them."""
+    choices = [f"hydra/{group}={o}" for group, options in HYDRA_OPTIONS.items() for o in options]
+    shown = subprocess.run(
+        [sys.executable, "-c", _COMPOSE, str(CONF), *choices],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = []
+    for choice, node in yaml.safe_load(shown).items():
+        group = choice.split("=")[0].split("/")[1]
+        node.pop("_target_", None)
+        lines += [f"## `{choice}`", "", f"`hydra.{group}.*`:", ""]
+        text = yaml.safe_dump(node, sort_keys=False).strip() if node else "{}  # no keys"
+        lines += ["```yaml", text, "```", ""]
+    return "\n".join(lines)
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -674,7 +809,7 @@ def runner_command():
 
 
 if __name__ == "__main__":  # python docs/_hooks/reference.py NAME: print a generated page
-    for name in sys.argv[1:] or ["config", "groups", "columns", "commands", "exit-codes"]:
+    for name in sys.argv[1:] or ["config", "groups", "columns", "commands", "exit-codes", "files"]:
         print(page(name))
     with contextlib.suppress(Exception):
         print("\n".join(f"problem: {p}" for p in PROBLEMS), file=sys.stderr)
