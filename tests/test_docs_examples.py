@@ -20,7 +20,7 @@ extra says so with `<!-- docs-test: needs optuna -->` and is skipped without it.
 are shown, not run: what needs a cluster, a server or minutes of CPU.
 """
 
-import importlib.util
+import importlib
 import os
 import re
 import subprocess
@@ -177,8 +177,10 @@ def test_the_docs_commands_print_what_the_pages_show(pages, tmp_path):
     for page in pages:
         for needs in NEEDS.finditer(_read(page)):
             for module in re.split(r"[ ,]+", needs["modules"].strip()):
-                if importlib.util.find_spec(module) is None:
-                    pytest.skip(f"{page} needs {module}: pip install -e '.[{module}]'")
+                try:
+                    importlib.import_module(module)
+                except ImportError as error:
+                    pytest.skip(f"{page} needs {module} ({error}): pip install -e '.[{module}]'")
     env = _env()
     for page in pages:
         for kind, what, content in steps(_read(page)):
