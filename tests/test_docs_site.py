@@ -92,11 +92,13 @@ class _Links(HTMLParser):
                 self.links.append((tag, attrs[name]))
 
 
-def test_mkdocs_build_strict_and_the_site_works_from_file_urls(tmp_path):
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site, built by ``mkdocs build --strict`` into a temporary folder."""
     for module in ("mkdocs", "material", "mkdocstrings_handlers.python"):
         if importlib.util.find_spec(module.split(".")[0]) is None:
             pytest.skip(f"{module} is not installed: pip install -e '.[docs]'")
-    site = tmp_path / "site"
+    site = tmp_path_factory.mktemp("docs") / "site"
     built = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=ROOT,
@@ -107,8 +109,10 @@ def test_mkdocs_build_strict_and_the_site_works_from_file_urls(tmp_path):
     log = built.stdout + built.stderr
     assert built.returncode == 0, log
     assert not re.search(r"^(WARNING|ERROR)\b", log, re.MULTILINE), log
+    return site
 
-    # 404.html is for a web server, which serves it at any depth: its links are absolute
+
+def test_mkdocs_build_strict_and_the_site_works_from_file_urls(site):
     pages = sorted(p for p in site.rglob("*.html") if p.name != "404.html")
     assert len(pages) >= 20, [p.relative_to(site) for p in pages]
     parsed = {}
@@ -159,3 +163,46 @@ def test_the_files_reference_names_every_file_a_run_and_a_sweep_write(reference)
     for name in ("metrics.csv", "params.npz", ".hydra/config.yaml", "multirun.yaml", "runs.csv"):
         assert f"`{name}`" in page
     assert not reference.PROBLEMS, reference.PROBLEMS
+
+
+def test_the_site_searches_and_navigates_offline_in_a_browser(site):
+    """Opened from file:// in headless Chromium with the network blocked, as a reader opens
+    site/index.html: the search finds pages (Material's offline plugin and the vendored
+    iframe-worker shim) and a link of the navigation opens its page."""
+    from report_browser import CHROMIUM
+
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    problems = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: problems.append(str(error)))
+
+            def block(route):
+                if route.request.url.startswith(("file:", "data:", "blob:")):
+                    route.continue_()
+                else:
+                    problems.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", block)
+            page.goto((site / "tutorial" / "first-run.html").as_uri())
+            page.keyboard.press("s")  # Material's shortcut to the search box
+            page.keyboard.type("ledger", delay=20)
+            page.wait_for_function(
+                "/\\d+ matching/.test(document.querySelector('.md-search-result__meta')"
+                ".textContent)",
+                timeout=10_000,
+            )
+            page.keyboard.press("Escape")
+            page.click("nav.md-nav--primary a[href$='first-sweep.html']")
+            page.wait_for_url("**/tutorial/first-sweep.html")
+            assert page.title().startswith("A first sweep")
+        finally:
+            browser.close()
+    assert not problems, problems
