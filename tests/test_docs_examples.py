@@ -16,8 +16,9 @@ What differs from machine to machine is written in the page as:
   with the BLAS kernel: a preset's figure is written as the range its file states).
 
 A command must exit 0 unless the output the page shows has an `error`. A page that needs an
-extra says so with `<!-- docs-test: needs optuna -->` and is skipped without it. ```bash blocks
-are shown, not run: what needs a cluster, a server or minutes of CPU.
+extra says so with `<!-- docs-test: needs optuna -->` and is skipped without it. ```bash and
+```text blocks are shown, not run: installing, and what needs a cluster, a server or minutes of
+CPU.
 """
 
 import importlib
