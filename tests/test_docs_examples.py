@@ -208,3 +208,12 @@ def test_the_docs_commands_print_what_the_pages_show(pages, tmp_path):
                 assert "error" in shown, (
                     f"{page}: $ {what} exited {done.returncode}:\n{done.stdout}"
                 )
+
+
+def test_every_block_with_a_prompt_is_a_console_block_the_suite_runs():
+    """A `$ command` shown in any other block would look tested and not be."""
+    for page in [*nav_pages(), README]:
+        for block in FENCE.finditer(_read(page)):
+            if block["lang"] != "console" and not TITLE.search(block["info"]):
+                prompts = [line for line in block["body"].splitlines() if line.startswith("$ ")]
+                assert not prompts, f"{page}: ```{block['lang']} block with {prompts[0]!r}"
