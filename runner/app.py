@@ -9,11 +9,11 @@ import hydra
 from runner.data import comma_lists
 from runner.errors import EXIT_USAGE, report_uncaught
 from runner.interrupts import Interrupted, as_interrupted, raising, signal_name
-from runner.job import run_job
+from runner.job import is_multirun, single_run
 from runner.plugins import make_visible
 from runner.presets import with_declared_mode
 from runner.stack import main_options, refusal, untested
-from runner.sweeps import callback, resume, stopping
+from runner.sweeps import context, resume, stopping
 from runner.sweeps import summary as sweep
 
 
@@ -29,8 +29,13 @@ make_visible()
 
 @hydra.main(config_path=_conf_dir(), config_name="config", **main_options())
 def task(cfg):
-    """One Hydra job; returns the config's objective so a sweeper can optimise it."""
-    return run_job(cfg)
+    """One Hydra job -> for a sweep's job, its JobResult (``runner.sweeps.result``), which the
+    launchers and sweepers read; for a single run, the config's objective."""
+    if is_multirun():
+        from runner.sweeps.sweep_job import SweepJob
+
+        return SweepJob(cfg).run()
+    return single_run(cfg)
 
 
 def main():
@@ -85,7 +90,7 @@ def _resume_failed(error):
     folder = resume.resuming()
     if folder is None or not isinstance(error, CompactHydraException):
         return False
-    callback.pop_active_sweep()
+    context.finish()
     print(resume.explain(error, folder, sys.argv[1:]), file=sys.stderr)
     return True
 
@@ -107,24 +112,22 @@ def _quiet_dependencies():
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-_stopping = []
-
-
 def _stop_running_sweep(signum):
     """First stop signal in a sweep: let jobs running in other processes record themselves.
     A second one stops at once."""
-    sweep_dir = callback.active_sweep()
-    if sweep_dir is None:
+    running = context.current()
+    if running is None or running.sweep_dir is None:
         return
-    if _stopping:
+    if running.stop_signals:
         raise Interrupted(signum)
-    _stopping.append(signum)
-    stopping.stop(sweep_dir, signal_name(signum))
+    running.stop_signals.append(signum)
+    stopping.stop(running.sweep_dir, signal_name(signum))
 
 
 def _finish_sweep():
-    launch = sys.modules.get("runner.sweeps.launch")  # loaded only if the pool launcher ran
-    if launch is not None:
-        launch.close_sessions()
-    sweep_dir = callback.pop_active_sweep()
-    return 0 if sweep_dir is None else sweep.finish(sweep_dir)
+    """The sweep is over (or never started): its workers closed, its summary written -> the
+    sweep's exit code, 0 without one."""
+    ended = context.finish()
+    if ended is None or ended.sweep_dir is None:
+        return 0
+    return sweep.finish(ended.sweep_dir)

@@ -5,6 +5,7 @@ import secrets
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +51,7 @@ class RunContext:
     ledger: Path
     base_dir: Path = field(default_factory=Path.cwd)  # relative data paths start here
     overrides: str = ""
-    choices: dict = field(default_factory=dict)  # config group -> chosen option
+    choices: dict[str, str | None] = field(default_factory=dict)  # config group -> its option
     sweep_dir: str | None = None
     job: int | None = None
     progress: str = "none"  # what to show while training: bar, lines or none
@@ -58,7 +59,7 @@ class RunContext:
     mistake: bool = False
     # called with (epoch, metrics row) at each logged epoch; a text it returns stops the run
     # as ``pruned`` with that text as its message (a search's pruner: runner.sweeps.search)
-    on_log: object = None
+    on_log: Callable[[int, dict], str | None] | None = None
 
 
 @dataclass

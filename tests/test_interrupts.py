@@ -193,7 +193,8 @@ def test_a_job_on_another_machine_does_not_watch_the_sweeps_pid(monkeypatch):
     worker, and the pid there is not one it could watch (it would look dead)."""
     import socket
 
-    from runner.job import SWEEP_PID, sweep_process
+    from runner.job import SWEEP_PID
+    from runner.sweeps.sweep_job import sweep_process
 
     monkeypatch.setenv(SWEEP_PID, "head-node-7:4242")
     assert sweep_process() == ("head-node-7", 4242)

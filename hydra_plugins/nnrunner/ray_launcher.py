@@ -15,9 +15,12 @@ class RayLauncher(Launcher):
         self.config = self.hydra_context = self.task_function = None
 
     def setup(self, *, hydra_context, task_function, config):
+        from runner.sweeps.ray_launch import prepare
+
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
+        prepare(config.hydra.launcher.ray)
 
     def launch(self, job_overrides, initial_job_idx):
         from runner.sweeps.ray_launch import launch

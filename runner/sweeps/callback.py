@@ -9,16 +9,15 @@ from hydra.experimental.callback import Callback
 
 from runner.errors import EXIT_USAGE, ConfigError
 from runner.job import SWEEP_PID
-from runner.sweeps import single_run
+from runner.sweeps import context, single_run
 from runner.sweeps.prepare import prepare_multirun
 from runner.train import RUN_FILES
 
-_active_sweeps = []  # sweep folders started in this process, for the entry point to finish
-
 
 class SweepRecorder(Callback):
-    """In the launching process: when a multirun starts, prepares the launch and remembers the
-    sweep folder, so the entry point can summarise it however the jobs end; before a single
+    """In the launching process: when a multirun starts, prepares the launch and starts the
+    sweep's context (``runner.sweeps.context``), whose folder the entry point summarises
+    however the jobs end; before a single
     run, refuses a run folder that already holds a run (Hydra would write over its .hydra/)."""
 
     def on_multirun_start(self, config, **kwargs):
@@ -29,7 +28,7 @@ class SweepRecorder(Callback):
             sys.exit(EXIT_USAGE)
         # inherited by worker processes (those on other machines see another host in it)
         os.environ[SWEEP_PID] = f"{socket.gethostname()}:{os.getpid()}"
-        _active_sweeps.append(sweep_dir)
+        context.start(config, sweep_dir)
 
     def on_run_start(self, config, **kwargs):
         try:
@@ -46,11 +45,3 @@ class SweepRecorder(Callback):
                 file=sys.stderr,
             )
             sys.exit(EXIT_USAGE)
-
-
-def active_sweep():
-    return _active_sweeps[-1] if _active_sweeps else None
-
-
-def pop_active_sweep():
-    return _active_sweeps.pop() if _active_sweeps else None

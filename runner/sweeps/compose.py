@@ -27,8 +27,9 @@ import hashlib
 import pickle
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from runner.sweeps import compat
 
@@ -49,18 +50,17 @@ _DERIVED = (
 # key=value with a plain key and a value no sweep, list, dict, quote or interpolation
 _SIMPLE = re.compile(r"([+~]{0,2}[A-Za-z_][A-Za-z0-9_.\-/]*)=([A-Za-z0-9_.+\-/]+)")
 
-_caches = {}  # id(config loader) -> ComposeCache; a sweep's sweeper and launcher share one
 
+def cache_for(hydra_context: Any, master_config: DictConfig) -> "ComposeCache":
+    """The composition cache of the sweep of ``master_config``, which its sweeper and launcher
+    share (``runner.sweeps.context``)."""
+    from runner.sweeps import context
 
-def cache_for(hydra_context, master_config):
-    """The composition cache of this sweep (one per config loader and master config)."""
+    sweep = context.of(master_config)
     loader = hydra_context.config_loader
-    cache = _caches.get(id(loader))
-    if cache is None or cache.master is not master_config:
-        cache = _caches[id(loader)] = ComposeCache(
-            loader, master_config, compat.whitelist_of(hydra_context)
-        )
-    return cache
+    if sweep.compose is None or sweep.compose.loader is not loader:
+        sweep.compose = ComposeCache(loader, master_config, compat.whitelist_of(hydra_context))
+    return sweep.compose
 
 
 @dataclass(frozen=True)
@@ -68,20 +68,20 @@ class Recipe:
     """One job's config as a cached base plus value overrides."""
 
     base: str  # key of the composed base in ComposeCache.bases
-    overrides: tuple  # the job's sweep overrides, all of them, in order
-    values: tuple  # those among them that are value overrides, applied on the base
+    overrides: tuple[str, ...]  # the job's sweep overrides, all of them, in order
+    values: tuple[str, ...]  # those among them that are value overrides, applied on the base
 
 
 @dataclass
 class Context:
     """What building a config from a recipe needs besides the base: the same for every job."""
 
-    master_hydra: list  # the master config's hydra overrides, first in every job's list
+    master_hydra: list[str]  # the master config's hydra overrides, first in every job's list
     resolver_cache: dict  # the master config's resolved ${now:...} and the like
     # what runs a job needs of the sweep's Hydra context: its execution whitelist (Hydra 1.4)
-    execution_whitelist: object = None
+    execution_whitelist: Any = None
 
-    def build(self, base_bytes, recipe, parser=None):
+    def build(self, base_bytes: bytes, recipe: Recipe, parser: Any = None) -> DictConfig:
         """The job's config from its base (pickled) and recipe: a new DictConfig."""
         parser = parser or _parser()
         config = pickle.loads(base_bytes)
@@ -132,12 +132,12 @@ class ComposeCache:
         self._recipes = {}  # overrides -> Recipe or None: the sweeper and the launcher ask alike
         self.fast = self.full = 0
 
-    def recipe(self, overrides):
+    def recipe(self, overrides: list[str]) -> Recipe | None:
         """How to build this job's config from a cached base, or None: compose it in full."""
-        overrides = tuple(overrides)
-        if overrides not in self._recipes:
-            self._recipes[overrides] = self._recipe(overrides)
-        return self._recipes[overrides]
+        key = tuple(overrides)
+        if key not in self._recipes:
+            self._recipes[key] = self._recipe(key)
+        return self._recipes[key]
 
     def _recipe(self, overrides):
         if not self.enabled:
@@ -152,12 +152,14 @@ class ComposeCache:
             self.bases[key] = pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL)
         return Recipe(key, tuple(overrides), tuple(values))
 
-    def load(self, overrides):
+    def load(self, overrides: list[str]) -> DictConfig:
         """The sweep config of one job: a new DictConfig the caller may change."""
         overrides = list(overrides)
         try:
             recipe = self.recipe(overrides)
-            config = recipe and self.context.build(self.bases[recipe.base], recipe, self.parser)
+            config = None
+            if recipe is not None:
+                config = self.context.build(self.bases[recipe.base], recipe, self.parser)
         except Exception:  # noqa: BLE001 - the full composition reports it in Hydra's words
             config = None
         if config is not None:

@@ -14,7 +14,7 @@ def describe(cache, batches, ledger, mode, every=False):
     """The sweep's jobs, each marked run or skip (and why) -> the text to print."""
     from runner.sweeps import reuse
     from runner.sweeps.closing import swept
-    from runner.sweeps.grid import key_of_job
+    from runner.sweeps.reuse import key_of_job
 
     jobs = [list(overrides) for batch in batches for overrides in batch]
     known, note = reuse.read_ledger(ledger, dry_run=True) if mode != "never" else (None, None)

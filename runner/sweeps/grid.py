@@ -9,7 +9,7 @@ composition cache first, which costs what Hydra's validation of the same jobs co
 
 from pathlib import Path
 
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 from runner.checks import check_runner
 from runner.progress import say
@@ -55,34 +55,3 @@ def sweep(sweeper, arguments):
         initial_job_idx += len(batch)
         returns.append(results)
     return returns
-
-
-def key_of_job(config, idx=None):
-    """The run_key of a job (job number ``idx``; None: a single run) from its full config,
-    resolved as the job itself resolves it (the hydra config set to the job's own), or None
-    if it cannot be resolved here."""
-    from runner.sweeps import reuse
-
-    if idx is not None:
-        with open_dict(config):
-            config.hydra.job.id, config.hydra.job.num = str(idx), idx
-    resolved = resolved_task(config)
-    return None if resolved is None else reuse.key_of(resolved, Path(str(config.hydra.runtime.cwd)))
-
-
-def resolved_task(config):
-    """The task's part of a job's full config, resolved with the hydra config set to the job's
-    own (as the job resolves it), or None if it cannot be resolved here."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from runner.sweeps import compat
-
-    hydra_config = HydraConfig.instance()
-    previous = hydra_config.cfg
-    try:
-        hydra_config.cfg = compat.hydra_part(config)
-        return OmegaConf.to_container(compat.task_part(config), resolve=True)
-    except Exception:  # noqa: BLE001 - unresolvable before the job runs: it runs
-        return None
-    finally:
-        hydra_config.cfg = previous

@@ -1,7 +1,7 @@
 """A task that is not the runner's, run by the pool as Hydra's launchers run a job.
 
 The runner's own task speaks the pool's job protocol: it logs to job.log, records a ledger row
-and returns its objective, and that is all the pool sends back. Any other Hydra app's task is
+and returns its JobResult, and that is all the pool sends back. Any other Hydra app's task is
 owed what Hydra's ``run_job`` gives (``hydra.test_utils.launcher_common_tests`` checks it):
 the job's logging configured from ``hydra.job_logging`` (``<job name>.log`` in its folder)
 and a JobReturn holding the task's config, the hydra config and the working directory.

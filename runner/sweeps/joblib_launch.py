@@ -10,10 +10,8 @@ whole sweep (``runner.sweeps.progress``).
 import contextlib
 from pathlib import Path
 
-from runner.sweeps import compat
+from runner.sweeps import context
 from runner.sweeps.progress import SweepProgress
-
-_progress = {}  # id(launcher) -> the sweep's SweepProgress, kept across its batches
 
 
 def launch(launcher, job_overrides, initial_job_idx):
@@ -30,7 +28,11 @@ def launch(launcher, job_overrides, initial_job_idx):
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     settings = {**launcher.joblib, "backend": "loky"}  # threads are incompatible with Hydra
     _numbers(settings)
-    progress = _progress.setdefault(id(launcher), SweepProgress())
+    sweep = context.of(config)  # the progress line counts across the sweep's batches
+    if not isinstance(sweep.session, SweepProgress):
+        sweep.close()
+        sweep.session = SweepProgress()
+    progress = sweep.session
     progress.add(len(job_overrides))
     labels = swept(" ".join(o) for o in job_overrides)
     state = Singleton.get_state()
@@ -69,11 +71,11 @@ def execute_job(idx, overrides, hydra_context, config, task_function, singleton_
     job.log -> (idx, JobReturn, status, message, reused) for the launching process's progress."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.singleton import Singleton
-    from hydra.core.utils import JobStatus, run_job, setup_globals
+    from hydra.core.utils import run_job, setup_globals
     from omegaconf import open_dict
 
-    from runner import job as job_module
     from runner.sweeps.hydra_job import job_folder
+    from runner.sweeps.result import JobResult
     from runner.sweeps.worker import LOG_NAME, _output_to
 
     setup_globals()
@@ -85,7 +87,6 @@ def execute_job(idx, overrides, hydra_context, config, task_function, singleton_
     HydraConfig.instance().set_config(sweep_config)
     folder = job_folder(sweep_config)
     folder.mkdir(parents=True, exist_ok=True)
-    job_module.last_row.clear()
     with _output_to(folder / LOG_NAME):
         ret = run_job(
             hydra_context=hydra_context,
@@ -94,8 +95,5 @@ def execute_job(idx, overrides, hydra_context, config, task_function, singleton_
             job_dir_key="hydra.sweep.dir",
             job_subdir_key="hydra.sweep.subdir",
         )
-    row = dict(job_module.last_row)
-    failed = ret.status == JobStatus.FAILED
-    status = row.get("status") or ("error" if failed else "ok")
-    message = row.get("message") or (f"{compat.failure_of(ret)}" if failed else "")
-    return idx, ret, status, message, bool(row.get("reused"))
+    result = JobResult.of_return(ret)
+    return idx, ret, result.status, result.message, result.reused

@@ -6,7 +6,6 @@ recorded ``failed`` with the reason and its worker replaced; a stop signal lets 
 jobs record themselves (see ``runner.sweeps.stopping``) before the workers are closed.
 """
 
-import atexit
 import os
 import pickle
 import sys
@@ -14,17 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import ConfigError
-from runner.sweeps import is_search
-from runner.sweeps.compose import cache_for
+from runner.sweeps import context
+from runner.sweeps.compose import Recipe, cache_for
 from runner.sweeps.progress import SweepProgress
+from runner.sweeps.result import JobResult
 
 
 @dataclass
 class Job:
     idx: int
     overrides: list
-    recipe: object  # compose.Recipe, or None when the job was composed in full
-    config_bytes: bytes = None  # the full composition, pickled, when there is no recipe
+    recipe: Recipe | None  # None when the job was composed in full
+    config_bytes: bytes | None = None  # the full composition, pickled, when there is no recipe
 
 
 def available_cores():
@@ -86,8 +86,8 @@ class Session:
             self.runner.add_base(key, data)
         for job in jobs:
             config = self.runner.config(job.idx, job.recipe, job.config_bytes)
-            outcomes[job.idx] = outcome = self.runner.run(job.idx, config)
-            self._finished(job, outcome)
+            outcomes[job.idx] = result = self.runner.run(job.idx, config)
+            self._finished(job, result)
 
     def _in_workers(self, jobs, n, outcomes):
         from runner.sweeps.pool import Pool
@@ -101,19 +101,19 @@ class Session:
                 if not pending:
                     break
                 self.pool.submit(worker, pending.pop(), self.cache.bases)
-            for job, outcome, death in self.pool.results():
-                if outcome is None:
-                    outcome = _lost(job, self.cache, self.setup, death)
-                outcomes[job.idx] = outcome
-                self._finished(job, outcome)
+            for job, result, death in self.pool.results():
+                if result is None:
+                    result = _lost(job, self.cache, self.setup, death)
+                outcomes[job.idx] = result
+                self._finished(job, result)
 
-    def _finished(self, job, outcome):
+    def _finished(self, job, result):
         label = self.labels.get(job.idx)
         self.progress.finished(
             f"{job.idx} ({label})" if label else job.idx,
-            outcome.status,
-            outcome.message,
-            reused=outcome.reused,
+            result.status,
+            result.message,
+            reused=result.reused,
         )
 
     def close(self, at_once=False):
@@ -121,9 +121,6 @@ class Session:
         if self.pool is not None:
             self.pool.close(wait_seconds=2 if at_once else 10)
             self.pool = None
-
-
-_sessions = {}  # id(launcher) -> Session, until the sweep ends (close_sessions)
 
 
 def launch(launcher, job_overrides, initial_job_idx):
@@ -135,28 +132,26 @@ def launch(launcher, job_overrides, initial_job_idx):
     n = worker_count(launcher.n_jobs, len(job_overrides))
     Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
     cache = cache_for(launcher.hydra_context, config)
-    session = _sessions.get(id(launcher))
-    if session is None or session.cache is not cache:
-        session = _sessions[id(launcher)] = Session(launcher, cache)
+    session = kept_session(launcher, cache, Session)
     jobs = [_job(cache, initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
     outcomes = {}
     try:
         session.run(jobs, n, outcomes)
     except BaseException:
-        _sessions.pop(id(launcher), None)
-        session.close(at_once=True)
+        context.of(config).close(at_once=True)
         raise
-    searching = is_search(config.hydra.sweeper)
-    return [_job_return(job, outcomes[job.idx], searching) for job in jobs]
+    return [_job_return(job, outcomes[job.idx]) for job in jobs]
 
 
-def close_sessions():
-    """End every sweep's workers (the entry point calls this when the sweep is over)."""
-    while _sessions:
-        _sessions.popitem()[1].close()
-
-
-atexit.register(close_sessions)
+def kept_session(launcher, cache, kind):
+    """The launcher's session (``kind``: its workers and progress) kept on the sweep's context
+    across batches: started by the first batch, or by one whose composition cache is new."""
+    sweep = context.of(launcher.config)
+    session = sweep.session
+    if not isinstance(session, kind) or session.cache is not cache:
+        sweep.close()
+        session = sweep.session = kind(launcher, cache)
+    return session
 
 
 def _say_in_this_process(task):
@@ -171,12 +166,12 @@ def _say_in_this_process(task):
 
 
 def _expected_jobs(config):
-    """How many jobs a search will run (its n_trials), for the progress line; None for a grid,
-    whose batches say it."""
-    if not is_search(config.hydra.sweeper):
-        return None
-    trials = config.hydra.sweeper.get("n_trials")
-    return trials if isinstance(trials, int) else None
+    """How many jobs a search will run (its ``n_trials``), for the progress line; None for a
+    grid, whose batches say it."""
+    from omegaconf import OmegaConf
+
+    trials = OmegaConf.select(config, "hydra.sweeper.n_trials", default=None)
+    return trials if isinstance(trials, int) and not isinstance(trials, bool) else None
 
 
 def _job(cache, idx, overrides):
@@ -221,24 +216,24 @@ def _setup(launcher, cache):
 def _lost(job, cache, setup, death, status="failed"):
     """A job whose worker died under it (a segfault, os._exit, the OOM killer): recorded
     ``status`` (failed) here, unless it had recorded itself already."""
-    from runner.job import record_lost
-    from runner.sweeps.worker import Outcome
+    from omegaconf import open_dict
+
+    from runner.sweeps.sweep_job import record_lost
 
     config = pickle.loads(job.config_bytes) if job.recipe is None else None
     if config is None:
         config = setup.compose.build(cache.bases[job.recipe.base], job.recipe, cache.parser)
-    from omegaconf import open_dict
-
     with open_dict(config):
         config.hydra.job.id, config.hydra.job.num = str(job.idx), job.idx  # id: a string
     record_lost(config, death, status)
-    return Outcome(job.idx, status, death, None)
+    return JobResult.lost(death, status)
 
 
-def _job_return(job, outcome, searching):
-    """Hydra's JobReturn: a job that raised is FAILED (the basic sweeper re-raises it, a search
-    marks the trial failed); a lost job is FAILED only for a search, whose trial it is. A
-    foreign task's job (runner.sweeps.hydra_task) fills in the rest of Hydra's fields."""
+def _job_return(job, result):
+    """Hydra's JobReturn: a job whose task raised is FAILED (the basic sweeper re-raises it, a
+    search marks the trial failed); any other holds its JobResult, which the sweepers read (a
+    lost job's too). A foreign task's job (runner.sweeps.hydra_task) gets its own return value
+    and the rest of Hydra's fields."""
     from hydra.core.utils import JobReturn, JobStatus
 
     from runner.sweeps.hydra_task import Returned, fill
@@ -246,16 +241,11 @@ def _job_return(job, outcome, searching):
     ret = JobReturn()
     ret.overrides = job.overrides
     ret.task_name = "runner"
-    lost = outcome.status == "failed" and outcome.value is None
-    raised = isinstance(outcome.value, BaseException)  # the task's exception, or a search's
-    if raised or (lost and searching):  # trial that did not finish ok (runner.job.JobFailed)
-        error = outcome.value if raised else RuntimeError(outcome.message)
-        ret.status, ret.return_value = JobStatus.FAILED, error
-    elif lost:
-        ret.status, ret.return_value = JobStatus.COMPLETED, float("nan")
-    elif isinstance(outcome.value, Returned):
+    if result.raised is not None:
+        ret.status, ret.return_value = JobStatus.FAILED, result.raised
+    elif isinstance(result.returned, Returned):
         ret.status = JobStatus.COMPLETED
-        fill(ret, outcome.value)
+        fill(ret, result.returned)
     else:
-        ret.status, ret.return_value = JobStatus.COMPLETED, outcome.value
+        ret.status, ret.return_value = JobStatus.COMPLETED, result
     return ret

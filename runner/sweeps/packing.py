@@ -10,10 +10,10 @@ warning as SIGUSR2, ``signal_delay_s`` before it) stops its running job, which r
 run, and have no folder and no ledger row, so ``--resume`` runs them (and the interrupted one).
 """
 
-import math
 import signal
 
 from runner.errors import ConfigError
+from runner.sweeps.result import JobResult
 
 STOPS = {
     signal.SIGTERM: "interrupted: the task was preempted or cancelled (SIGTERM)",
@@ -62,7 +62,6 @@ def run_pack(launcher, pack, singleton_state):
     from hydra.core.utils import run_job, setup_globals
     from omegaconf import open_dict
 
-    from runner import job as job_module
     from runner.interrupts import Interrupted, set_reason
 
     Singleton.set_state(singleton_state)
@@ -103,7 +102,7 @@ def run_pack(launcher, pack, singleton_state):
                 results[idx] = _not_run(overrides)
             finally:
                 running.clear()
-            if job_module.last_row.get("status") == "interrupted":  # a stop the job took
+            if JobResult.of_return(results[idx]).status == "interrupted":  # a stop the job took
                 stopped.append(signal.SIGTERM)
     finally:
         for number, handler in previous.items():
@@ -112,11 +111,13 @@ def run_pack(launcher, pack, singleton_state):
 
 
 def _not_run(overrides):
-    """What Hydra is told of a job the task did not finish: done, with no objective."""
+    """What Hydra is told of a job the task did not finish: done, interrupted (it recorded
+    itself so), with no objective."""
     from hydra.core.utils import JobReturn, JobStatus
 
     ret = JobReturn()
     ret.overrides = list(overrides)
     ret.task_name = "runner"
-    ret.status, ret.return_value = JobStatus.COMPLETED, math.nan
+    ret.status = JobStatus.COMPLETED
+    ret.return_value = JobResult("interrupted", message="interrupted")
     return ret

@@ -15,7 +15,12 @@ from multiprocessing.connection import wait
 
 from runner.sweeps.worker import serve
 
-PRELOAD = ["runner.sweeps.worker", "runner.job", "runner.train", "runner.analysis.compare"]
+PRELOAD = [
+    "runner.sweeps.worker",
+    "runner.sweeps.sweep_job",
+    "runner.train",
+    "runner.analysis.compare",
+]
 
 
 def _context():
@@ -72,7 +77,7 @@ class Pool:
         worker.job = job
 
     def results(self):
-        """Wait for the next finished jobs -> [(job, Outcome or None if its worker died, exit)]."""
+        """Wait for the next finished jobs -> [(job, JobResult or None if its worker died, how)]."""
         busy = self.busy()
         ready = set(wait([w.connection for w in busy] + [w.process.sentinel for w in busy]))
         finished = []

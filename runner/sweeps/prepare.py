@@ -2,13 +2,12 @@
 
 Jobs may run in other processes and on other machines (joblib, submitit, Ray), where a
 relative path means something else: the sweep folder is pinned to an absolute path for
-every job. Known traps of joining a Ray cluster are handled here too.
+every job. A launcher's own set-up is the launcher's (Ray's: ``runner.sweeps.ray_launch``).
 """
 
-import os
 from pathlib import Path
 
-from omegaconf import OmegaConf, open_dict, read_write
+from omegaconf import OmegaConf, read_write
 
 from runner.checks import check_runner
 from runner.errors import ConfigError
@@ -23,8 +22,6 @@ def prepare_multirun(config):
     settings = check_runner(config)
     sweep_dir = Path(str(config.hydra.sweep.dir)).expanduser().absolute()
     _pin_for_every_job(config, "hydra.sweep.dir", str(sweep_dir))
-    if "RayLauncher" in str(config.hydra.launcher.get("_target_", "")):
-        _prepare_ray(config.hydra.launcher.ray)
     if not is_grid(config):
         if settings["dry_run"]:
             raise ConfigError(
@@ -37,8 +34,13 @@ def prepare_multirun(config):
     return sweep_dir
 
 
+GRID_SWEEPER = "hydra_plugins.nnrunner.grid_sweeper.GridSweeper"  # hydra/sweeper=grid
+
+
 def is_grid(config):
-    return "nnrunner.grid_sweeper" in str(config.hydra.sweeper.get("_target_", ""))
+    """Whether the sweep's sweeper is the runner's grid sweeper (its ``_target_`` is that class,
+    exactly): it checks every job and looks up what is done itself (``runner.sweeps.grid``)."""
+    return config.hydra.sweeper.get("_target_") == GRID_SWEEPER
 
 
 def start(config, sweep_dir, mode):
@@ -69,33 +71,3 @@ def _pin_for_every_job(config, key, value):
         return
     with read_write(config.hydra.overrides):
         config.hydra.overrides.hydra.append(pin)
-
-
-def _prepare_ray(ray):
-    """Ray refuses ``object_store_memory`` when joining a running cluster: said in one line
-    before Ray starts, rather than as Ray's traceback."""
-    init = ray.init
-    address = init.get("address")
-    if not address:
-        return
-    memory = init.get("object_store_memory")
-    if memory is not None:
-        raise ConfigError(
-            "hydra.launcher.ray.init.object_store_memory",
-            memory,
-            f"cannot be set when joining a running cluster (hydra.launcher.ray.init.address={address}); "
-            "the cluster's own setting applies, leave it null",
-        )
-    with read_write(init), open_dict(init):
-        init.object_store_memory = None
-    _use_auth_token_if_available()
-
-
-def _use_auth_token_if_available():
-    """A driver joining by address sends Ray's auth token only with RAY_AUTH_MODE=token, while a
-    head started with ``ray start`` enables token auth whenever ~/.ray/auth_token exists."""
-    if "RAY_AUTH_MODE" in os.environ:
-        return
-    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
-    if "RAY_AUTH_TOKEN" in os.environ or token_file.is_file():
-        os.environ["RAY_AUTH_MODE"] = "token"

@@ -96,7 +96,7 @@ class SweepProgress:
         left = elapsed / ran * (self.total - self.done)
         return f"about {left:.0f} s left" if left >= 0.5 else "less than 1 s left"
 
-    def close(self):
+    def close(self, at_once=False):
         """Take the bar off the screen (a later batch of the sweep starts a new one)."""
         if self.bar is not None:
             self.bar.close()

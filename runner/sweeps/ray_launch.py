@@ -25,9 +25,9 @@ import uuid
 from pathlib import Path
 
 from runner.errors import ConfigError
-from runner.sweeps import is_search
+from runner.sweeps import context
 from runner.sweeps.compose import cache_for
-from runner.sweeps.launch import _job, _job_return, _sessions, _setup
+from runner.sweeps.launch import _job, _job_return, _setup, kept_session
 from runner.sweeps.progress import SweepProgress
 
 CONNECT_TIMEOUT_S = 5.0
@@ -189,7 +189,7 @@ class RaySession:
                 outcomes[job.idx] = self._lost(job, reason)
                 self._finished(job, outcomes[job.idx])
             return
-        job = next(j for j in chunk if j.idx == shipped.outcome.idx)
+        job = next(j for j in chunk if j.idx == shipped.idx)
         chunk.remove(job)
         if back is not None:  # no shared file system: the driver writes the job's files
             from runner.interrupts import deferred
@@ -200,8 +200,8 @@ class RaySession:
             if held.pending:  # delivered again, now that the job is written: the runner's
                 os.kill(os.getpid(), held.pending)  # handler marks the sweep stopped
         self.job_seconds.append(shipped.seconds)
-        outcomes[job.idx] = shipped.outcome
-        self._finished(job, shipped.outcome)
+        outcomes[job.idx] = shipped.result
+        self._finished(job, shipped.result)
 
     def _chunk_size(self, remaining):
         fixed = self.launcher.jobs_per_task
@@ -219,8 +219,8 @@ class RaySession:
 
         return _lost(job, self.cache, self.setup, reason, status)
 
-    def _finished(self, job, outcome):
-        self.progress.finished(job.idx, outcome.status, outcome.message)
+    def _finished(self, job, result):
+        self.progress.finished(job.idx, result.status, result.message)
 
     def close(self, at_once=False):
         self.progress.close()
@@ -242,9 +242,7 @@ def launch(launcher, job_overrides, initial_job_idx):
     sweep_dir = Path(str(config.hydra.sweep.dir))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     cache = cache_for(launcher.hydra_context, config)
-    session = _sessions.get(id(launcher))
-    if session is None or session.cache is not cache:
-        session = _sessions[id(launcher)] = RaySession(launcher, cache)
+    session = kept_session(launcher, cache, RaySession)
     jobs = [_job(cache, initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
     outcomes, folders = {}, {}
     shared_fs = bool(launcher.shared_fs)
@@ -256,12 +254,10 @@ def launch(launcher, job_overrides, initial_job_idx):
     try:
         session.run(jobs, outcomes, shared_fs, places, folders)
     except BaseException:
-        _sessions.pop(id(launcher), None)
-        session.close(at_once=True)
+        context.of(config).close(at_once=True)
         raise
-    searching = is_search(config.hydra.sweeper)
     every = [_job(cache, initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
-    return [_job_return(job, outcomes[job.idx], searching) for job in every]
+    return [_job_return(job, outcomes[job.idx]) for job in every]
 
 
 def check_settings(launcher):
@@ -281,11 +277,9 @@ def check_settings(launcher):
 def _not_done(jobs, session, outcomes, folders):
     """Jobs whose run_key is done are answered here, as the pool's workers would -> the
     others; ``folders`` gets every job's folder in the driver's sweep."""
-    from omegaconf import OmegaConf
-
     from runner.sweeps import reuse
     from runner.sweeps.hydra_job import job_folder
-    from runner.sweeps.worker import JobRunner, Outcome
+    from runner.sweeps.worker import JobRunner
 
     sweep = session.launcher.config.hydra.sweep
     if reuse.snapshot_of(Path(str(sweep.dir))) is None and _numbered_folders(sweep):
@@ -299,13 +293,11 @@ def _not_done(jobs, session, outcomes, folders):
     for job in jobs:
         config = runner.config(job.idx, job.recipe, job.config_bytes)
         folders[job.idx] = job_folder(config)
-        reused = reuse.before_job(config, folders[job.idx])
+        reused, _ = reuse.before_job(config, folders[job.idx])
         if reused is None:
             left.append(job)
             continue
-        objective = OmegaConf.select(config, "objective", default="val_loss")
-        value = reuse.objective_of(reused, objective)
-        outcomes[job.idx] = Outcome(job.idx, reused["status"], reused.get("message") or "", value)
+        outcomes[job.idx] = reuse.reused_result(reused, config)
         session.progress.add(1)
         session.progress.finished(job.idx, "reused", "")
     return left
@@ -372,3 +364,36 @@ def _plain(section):
     if isinstance(section, DictConfig):
         return OmegaConf.to_container(section, resolve=True)
     return dict(section or {})
+
+
+def prepare(ray):
+    """``hydra.launcher.ray`` set up in the launching process, before any job (the launcher's
+    ``setup``). Ray refuses ``object_store_memory`` when joining a running cluster: said in one
+    line before Ray starts, rather than as Ray's traceback."""
+    from omegaconf import open_dict, read_write
+
+    init = ray.init
+    address = init.get("address")
+    if not address:
+        return
+    memory = init.get("object_store_memory")
+    if memory is not None:
+        raise ConfigError(
+            "hydra.launcher.ray.init.object_store_memory",
+            memory,
+            f"cannot be set when joining a running cluster (hydra.launcher.ray.init.address={address}); "
+            "the cluster's own setting applies, leave it null",
+        )
+    with read_write(init), open_dict(init):
+        init.object_store_memory = None
+    _use_auth_token_if_available()
+
+
+def _use_auth_token_if_available():
+    """A driver joining by address sends Ray's auth token only with RAY_AUTH_MODE=token, while a
+    head started with ``ray start`` enables token auth whenever ~/.ray/auth_token exists."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+    if "RAY_AUTH_TOKEN" in os.environ or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"

@@ -22,14 +22,15 @@ from pathlib import Path
 from omegaconf import open_dict, read_write
 
 SCRATCH_ENV = "NNRUNNER_RAY_SCRATCH"  # where workers make their scratch folders (default: tmp)
-_runners = {}  # id of the sweep's setup -> JobRunner: one per worker process and sweep
+_runners: dict = {}  # id of the sweep's setup -> JobRunner: one per worker process and sweep
 
 
 @dataclass
 class Shipped:
     """One job's result as the driver needs it."""
 
-    outcome: object  # runner.sweeps.worker.Outcome
+    idx: int
+    result: object  # runner.sweeps.result.JobResult
     seconds: float  # the job's wall time on the worker, to size later chunks
     files: dict = field(default_factory=dict)  # path inside the job folder -> bytes
     ledger_rows: str = ""  # the CSV lines (no header) the job appended, driver's paths in them
@@ -120,7 +121,7 @@ def run_chunk(setup_id, setup, bases, jobs, places, flag=None):
 
 def _one(runner, idx, config, places, watch):
     if places is None:
-        return Shipped(_run(runner, idx, config, True, watch), 0.0)
+        return Shipped(idx, _run(runner, idx, config, True, watch), 0.0)
     scratch = Path(tempfile.mkdtemp(prefix="nnrunner-ray-", dir=os.environ.get(SCRATCH_ENV)))
     try:
         return _run_in_scratch(runner, idx, config, scratch, places, watch)
@@ -145,31 +146,31 @@ def _runner(setup_id, setup, bases):
 
 
 def _run(runner, idx, config, check_done, watch):
-    """The job -> Outcome; a stop arriving while it runs (or just after) is its outcome."""
-    from runner.sweeps.worker import Outcome, _picklable
+    """The job -> JobResult; a stop arriving while it runs (or just after) is its result."""
+    from runner.sweeps.result import JobResult
 
-    outcome = None
+    result = None
     try:
         with watch.armed():
-            outcome = runner.run(idx, config, check_done=check_done)
+            result = runner.run(idx, config, check_done=check_done)
     except KeyboardInterrupt:  # the job recorded itself interrupted, or had ended ok
         pass
     except Exception as error:  # noqa: BLE001 - the job's, reported; the task goes on
-        outcome = Outcome(idx, "error", f"{type(error).__name__}: {error}", _picklable(error))
-    return outcome or Outcome(idx, "interrupted", "interrupted")
+        result = JobResult.error(error)
+    return result or JobResult("interrupted", message="interrupted")
 
 
 def _run_in_scratch(runner, idx, config, scratch, places, watch):
-    from runner.job import ledger_redirected
     from runner.sweeps.hydra_job import job_folder
+    from runner.sweeps.sweep_job import hinted
 
     sweep_dir, ledger = places
     scratch_sweep, scratch_ledger = scratch / "sweep", scratch / "runs.csv"
     with read_write(config), open_dict(config):
         config.hydra.sweep.dir = str(scratch_sweep)
     folder = job_folder(config)
-    with ledger_redirected(scratch_ledger):
-        outcome = _run(runner, idx, config, False, watch)  # the driver looked it up already
+    with hinted(ledger=scratch_ledger):
+        result = _run(runner, idx, config, False, watch)  # the driver looked it up already
     swaps = [(str(scratch_sweep), sweep_dir), (str(scratch_ledger), ledger)]
     files = {}
     if folder.is_dir():
@@ -179,7 +180,7 @@ def _run_in_scratch(runner, idx, config, scratch, places, watch):
     header = rows = ""
     if scratch_ledger.is_file():
         header, _, rows = _swap(scratch_ledger.read_text(), swaps).partition("\n")
-    return Shipped(outcome, 0.0, files, rows, header)
+    return Shipped(idx, result, 0.0, files, rows, header)
 
 
 TEXT_SUFFIXES = (".csv", ".yaml", ".log", ".json", ".txt")

@@ -22,7 +22,7 @@ from runner.errors import available_options
 from runner.stack import EXECUTION_WHITELIST
 
 FLAG = "--resume"
-_active = []  # the folder being resumed, for error messages
+_active: list[str] = []  # the folder being resumed, for error messages
 
 
 class ResumeError(Exception):

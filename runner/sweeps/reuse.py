@@ -31,7 +31,7 @@ from runner.run_key import data_fingerprint, run_key
 
 SNAPSHOT = ".known_runs.npz"
 ATTEMPTS = "attempts"
-_snapshots = {}  # path -> (mtime_ns, Known): a worker process reads the snapshot once
+_snapshots: dict = {}  # path -> (mtime_ns, Known): a worker process reads the snapshot once
 
 
 def take_snapshot(sweep_dir, ledger, mode):
@@ -169,6 +169,16 @@ def set_aside_earlier_attempt(run_dir, names):
     return target
 
 
+def reused_result(row, config):
+    """The JobResult of a job found done: the earlier run's status, message and objective."""
+    from omegaconf import OmegaConf
+
+    from runner.sweeps.result import JobResult
+
+    objective = objective_of(row, OmegaConf.select(config, "objective", default="val_loss"))
+    return JobResult(row["status"], objective, row.get("message") or "", reused=True)
+
+
 def objective_of(row, name):
     """The objective a reused job returns to its sweeper, from the earlier row's text."""
     if not isinstance(name, str):
@@ -180,36 +190,31 @@ def objective_of(row, name):
     return value if math.isfinite(value) else math.nan
 
 
-_prechecked = {}  # run folder -> (key, resolved config): looked up by the pool, not reused
-
-
 def before_job(config, folder):
     """The pool's look-up, before Hydra's job bookkeeping (``.hydra/`` files, callbacks, the
-    task): a job found done costs its key and one summary row, nothing else. -> the reused
-    row, or None (then the job runs, and finds its key and resolved config kept for it)."""
+    task): a job found done costs its key and one summary row, nothing else. -> (the reused
+    row, None), or (None, (key, resolved config)) for a job to run (the launcher hands those
+    to it: ``runner.sweeps.sweep_job.JobHints``), or (None, None) when it could not tell."""
     from omegaconf import OmegaConf, open_dict, read_write
 
     sweep_dir = Path(str(config.hydra.sweep.dir))
     known = snapshot_of(sweep_dir)
     if known is None:  # a fresh ledger or runner.resume=never: a stat, nothing else
-        return None
+        return None, None
     mode = OmegaConf.select(config, "runner.resume", default="auto")
     if mode not in ("auto", "all"):
-        return None
-    from runner.sweeps.grid import resolved_task
-
+        return None, None
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = str(Path(folder).absolute())  # as run_job sets it
     resolved = resolved_task(config)
     if resolved is None:
-        return None
+        return None, None
     base_dir = Path(str(config.hydra.runtime.cwd))
     key = key_of(resolved, base_dir)
     ledger = ledger_at(resolved["paths"]["ledger"], base_dir)
     earlier = earlier_run(key, mode, ledger, known)
     if earlier is None:
-        _prechecked[str(Path(folder).absolute())] = (key, resolved)
-        return None
+        return None, (key, resolved)
     overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
     place = _Place(
         folder, str(sweep_dir.absolute()), int(config.hydra.job.num), " ".join(overrides)
@@ -222,12 +227,7 @@ def before_job(config, folder):
         hydra_dir = Path(folder) / ".hydra"  # what the sweep summary finds a job folder by
         hydra_dir.mkdir(parents=True, exist_ok=True)
         (hydra_dir / "overrides.yaml").write_text(to_yaml(config.hydra.overrides.task))
-    return row
-
-
-def prechecked(run_dir):
-    """(key, resolved config) the pool found for this job before it ran, or None."""
-    return _prechecked.pop(str(Path(run_dir).absolute()), None)
+    return row, None
 
 
 @dataclass
@@ -236,3 +236,35 @@ class _Place:
     sweep_dir: str
     job: int
     overrides: str
+
+
+def key_of_job(config, idx=None):
+    """The run_key of a job (job number ``idx``; None: a single run) from its full config,
+    resolved as the job itself resolves it (the hydra config set to the job's own), or None
+    if it cannot be resolved here."""
+    from omegaconf import open_dict
+
+    if idx is not None:
+        with open_dict(config):
+            config.hydra.job.id, config.hydra.job.num = str(idx), idx
+    resolved = resolved_task(config)
+    return None if resolved is None else key_of(resolved, Path(str(config.hydra.runtime.cwd)))
+
+
+def resolved_task(config):
+    """The task's part of a job's full config, resolved with the hydra config set to the job's
+    own (as the job resolves it), or None if it cannot be resolved here."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from runner.sweeps import compat
+
+    hydra_config = HydraConfig.instance()
+    previous = hydra_config.cfg
+    try:
+        hydra_config.cfg = compat.hydra_part(config)
+        return OmegaConf.to_container(compat.task_part(config), resolve=True)
+    except Exception:  # noqa: BLE001 - unresolvable before the job runs: it runs
+        return None
+    finally:
+        hydra_config.cfg = previous

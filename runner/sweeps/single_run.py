@@ -21,8 +21,8 @@ def before(config):
         return
     from runner.job import relative
     from runner.sweeps import reuse
-    from runner.sweeps.grid import key_of_job
     from runner.sweeps.prepare import ledger_path
+    from runner.sweeps.reuse import key_of_job
 
     ledger = ledger_path(config)
     key = key_of_job(config)

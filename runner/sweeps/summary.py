@@ -87,7 +87,7 @@ def record_cut_off(sweep_dir, reason):
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
-    from runner.job import record_lost
+    from runner.sweeps.sweep_job import record_lost
 
     hydra_config = HydraConfig.instance()
     own = hydra_config.cfg  # record_lost sets each job's; this process's comes back after

@@ -2,22 +2,23 @@
 
 A worker is forked, with the heavy imports already done, from a server process started once
 per sweep; it keeps one BLAS thread (so workers, not BLAS, share the cores), builds each job's
-config from the composition cache's recipe, and runs it through Hydra's own ``run_job`` (the
-job folder, its ``.hydra/`` files, the callbacks), with everything the job prints going to
-``job.log`` in its folder.
+config from the composition cache's recipe, and runs it as Hydra's ``run_job`` would
+(``runner.sweeps.hydra_job``: the job folder, its ``.hydra/`` files, the callbacks), with
+everything the job prints going to ``job.log`` in its folder; what comes back is the job's
+:class:`~runner.sweeps.result.JobResult`.
 """
 
 import contextlib
 import os
 import pickle
 import sys
-import traceback
 from dataclasses import dataclass
 
 from omegaconf import OmegaConf, open_dict
 
 from runner.sweeps import compat
 from runner.sweeps.hydra_job import job_folder, run_job
+from runner.sweeps.result import JobResult
 
 LOG_NAME = "job.log"
 
@@ -42,17 +43,6 @@ class Setup:
     def shippable(self):
         """Whether a worker process can get the task function."""
         return self.task_bytes is not None or self.task_module is not None
-
-
-@dataclass
-class Outcome:
-    """What came of one job, as the launching process needs it."""
-
-    idx: int
-    status: str  # the run's status (ok, failed, ...), or "error" when the task raised
-    message: str = ""
-    value: object = None  # the task's return value (the objective) or the exception
-    reused: bool = False  # found done in the ledger and not run (no time spent on it)
 
 
 def task_function(setup):
@@ -156,36 +146,25 @@ class JobRunner:
         return config
 
     def run(self, idx, config, check_done=True):
-        """Run one job -> Outcome. A task that raises is an "error" outcome, not a crash.
+        """Run one job -> its JobResult. A task that raised is an ``error`` result, not a crash.
         ``check_done=False``: the launcher looked the job up in the ledger already."""
-        from hydra.core.utils import JobRuntime, JobStatus
+        from hydra.core.utils import JobRuntime
 
-        from runner import job as job_module
         from runner.sweeps import reuse
+        from runner.sweeps.sweep_job import hinted
 
         whitelist = getattr(self.setup.compose, "execution_whitelist", None)
         if self.callbacks is None:
             self.callbacks = compat.job_callbacks(config, whitelist)
         JobRuntime.instance().set("name", self.setup.job_name)
         folder = job_folder(config)
-        reused = reuse.before_job(config, folder) if check_done else None
+        reused, found = reuse.before_job(config, folder) if check_done else (None, None)
         if reused is not None:
-            objective = OmegaConf.select(config, "objective", default="val_loss")
-            value = reuse.objective_of(reused, objective)
-            return Outcome(idx, reused["status"], reused.get("message") or "", value, True)
+            return reuse.reused_result(reused, config)
         folder.mkdir(parents=True, exist_ok=True)
-        job_module.last_row.clear()
-        with _output_to(folder / LOG_NAME):
+        with _output_to(folder / LOG_NAME), hinted(prechecked=found):
             ret = run_job(self.task, config, self.callbacks, folder, whitelist)
-        row = job_module.last_row
-        if ret.status == JobStatus.FAILED:
-            error = compat.failure_of(ret)
-            if isinstance(error, job_module.JobFailed) and row.get("status"):
-                # a search's trial that did not finish ok: recorded, and told to the sweeper
-                return Outcome(idx, row["status"], row.get("message") or "", error)
-            return Outcome(idx, "error", f"{type(error).__name__}: {error}", _picklable(error))
-        status, message = row.get("status", "ok"), row.get("message") or ""
-        return Outcome(idx, status, message, ret.return_value, bool(row.get("reused")))
+        return JobResult.of_return(ret)
 
 
 @contextlib.contextmanager
@@ -208,14 +187,6 @@ def _output_to(path):
         os.close(saved[1])
 
 
-def _picklable(error):
-    try:
-        pickle.dumps(error)
-    except Exception:  # noqa: BLE001 - anything the launching process can still be told
-        return RuntimeError("".join(traceback.format_exception_only(type(error), error)).strip())
-    return error
-
-
 def serve(connection, setup_bytes):
     """A worker process's life: run the jobs sent over ``connection`` until told to stop."""
     from threadpoolctl import threadpool_limits
@@ -235,12 +206,12 @@ def serve(connection, setup_bytes):
             continue
         _, idx, recipe, config_bytes = message
         try:
-            outcome = runner.run(idx, runner.config(idx, recipe, config_bytes))
+            result = runner.run(idx, runner.config(idx, recipe, config_bytes))
         except KeyboardInterrupt:
-            outcome = Outcome(idx, "interrupted", "interrupted")
+            result = JobResult("interrupted", message="interrupted")
         except Exception as error:  # noqa: BLE001 - reported as the job's, the worker goes on
-            outcome = Outcome(idx, "error", f"{type(error).__name__}: {error}", _picklable(error))
+            result = JobResult.error(error)
         try:
-            connection.send(outcome)
+            connection.send(result)
         except (BrokenPipeError, OSError):
             return

@@ -14,7 +14,6 @@ from omegaconf import OmegaConf
 
 from runner.errors import ConfigError
 from runner.progress import say
-from runner.sweeps import compat
 from runner.sweeps.search import space as spaces
 from runner.sweeps.search import study as studies
 from runner.sweeps.search.pruning import seed_list
@@ -180,21 +179,23 @@ class Search:
         return False
 
     def _tell(self, trial, rets):
-        """Tell Optuna how the trial's jobs ended -> 1 if the trial failed, else 0."""
+        """Tell Optuna how the trial's jobs ended (their JobResults) -> 1 if it failed, else 0."""
         import optuna
-        from hydra.core.utils import JobStatus
 
-        from runner.job import JobPruned
+        from runner.sweeps.result import JobResult
 
         values, problems, pruned = [], [], False
         for ret in rets:
-            if ret.status == JobStatus.COMPLETED:
-                value = ret.return_value
-                values.append(value if isinstance(value, (list, tuple)) else [value])
+            result = JobResult.of_return(ret)
+            if result.status == "pruned":
+                pruned = True
+            elif not result.ok:
+                problems.append(
+                    f"{result.status}: {result.message}" if result.message else result.status
+                )
             else:
-                error = compat.failure_of(ret)
-                pruned = pruned or isinstance(error, JobPruned)
-                problems.append(str(error))
+                value = result.objective if result.returned is None else result.returned
+                values.append(value if isinstance(value, (list, tuple)) else [value])
         if pruned:
             self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             return 0
