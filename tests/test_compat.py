@@ -91,6 +91,13 @@ def test_callbacks(capsys, sweep_config):
     assert [type(c).__name__ for c in callbacks.callbacks] == ["SweepRecorder"]
 
 
+def test_basic_sweeper(capsys):
+    from hydra.plugins.sweeper import Sweeper
+
+    found = reached(capsys, compat.basic_sweeper)
+    assert issubclass(found, Sweeper) and found.__name__ == "BasicSweeper"
+
+
 def test_failure_of(capsys):
     from hydra.core.utils import JobReturn, JobStatus
 
@@ -152,6 +159,15 @@ def test_without_callbacks_the_public_ones(capsys, sweep_config, monkeypatch):
     assert [type(c).__name__ for c in callbacks.callbacks] == ["SweepRecorder"]
     compat.job_callbacks(config, OURS)
     assert _one_warning(capsys.readouterr().err, "hydra-core", "Callbacks")
+
+
+def test_without_the_basic_sweepers_module_the_registrys_class(capsys, monkeypatch):
+    import sys
+
+    expected = compat.basic_sweeper()
+    monkeypatch.setitem(sys.modules, "hydra._internal.core_plugins.basic_sweeper", None)
+    assert compat.basic_sweeper() is expected
+    assert _one_warning(capsys.readouterr().err, "hydra-core", "basic_sweeper")
 
 
 def test_without_the_return_value_field_the_public_property(capsys):

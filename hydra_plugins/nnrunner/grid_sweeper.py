@@ -10,7 +10,14 @@ Another Hydra app's task (not ``python -m runner``'s) gets Hydra's basic sweep i
 batches checked on the same cache: the runner's checks, dry run and ledger are the runner's.
 """
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from typing import TYPE_CHECKING
+
+from runner.sweeps.compat import basic_sweeper
+
+if TYPE_CHECKING:  # for the type checker only: what runs takes it from runner.sweeps.compat
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+else:
+    BasicSweeper = basic_sweeper()
 
 
 class GridSweeper(BasicSweeper):

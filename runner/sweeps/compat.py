@@ -138,6 +138,29 @@ def fast_composition(master_config):
     return None
 
 
+# -- Hydra: the basic sweeper the grid sweeper extends (hydra_plugins/nnrunner/grid_sweeper) --
+
+
+def basic_sweeper():
+    """Hydra's basic sweeper class (nnrunner:basic_sweeper).
+
+    hydra-core 1.3.8 and 1.4.0rc3: ``hydra._internal.core_plugins.basic_sweeper.BasicSweeper``.
+    Fallback: the sweeper Hydra's public plugin registry lists under that name.
+    """
+    try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    except ImportError as error:
+        moved(Moved("hydra-core", "hydra._internal.core_plugins.basic_sweeper", error), "no cost")
+        from hydra.core.plugins import Plugins
+        from hydra.plugins.sweeper import Sweeper
+
+        found = [c for c in Plugins.instance().discover(Sweeper) if c.__name__ == "BasicSweeper"]
+        if not found:
+            raise
+        return found[0]
+    return BasicSweeper
+
+
 # -- Hydra: running a job (runner.sweeps.hydra_job) ----------------------------------------
 
 
