@@ -34,7 +34,7 @@ class _WithoutSubmitit(Launcher):
 
 
 class _Packing:
-    cluster = None  # submitit's name for the executor: "local" or "slurm"
+    cluster: str | None = None  # submitit's name for the executor: "local" or "slurm"
 
     def __init__(self, jobs_per_task=1, **params):
         super().__init__(**params)
@@ -66,13 +66,14 @@ class _Packing:
         return run_pack(self, pack, singleton_state)
 
 
-class PackedLocalLauncher(_Packing, LocalLauncher or _WithoutSubmitit):
+# the base is the extra's launcher when it is installed: a type checker sees one of the two
+class PackedLocalLauncher(_Packing, LocalLauncher or _WithoutSubmitit):  # type: ignore[misc]
     """submitit's local executor, N jobs per task."""
 
     cluster = "local"
 
 
-class PackedSlurmLauncher(_Packing, SlurmLauncher or _WithoutSubmitit):
+class PackedSlurmLauncher(_Packing, SlurmLauncher or _WithoutSubmitit):  # type: ignore[misc]
     """Slurm through submitit, N jobs per Slurm task."""
 
     cluster = "slurm"

@@ -72,7 +72,7 @@ def _absolute(path, base_dir):
     return path if path.is_absolute() else Path(base_dir) / path
 
 
-_opened = {}  # (kind, target) -> storage, kept for the process's later jobs
+_opened: dict = {}  # (kind, target) -> storage, kept for the process's later jobs
 
 
 def open_storage(where, made=False):
