@@ -58,6 +58,18 @@ def test_a_reused_job_gives_no_time_left_and_a_run_one_does(capsys):
     assert progress.reused == 3
 
 
+def test_a_stopped_job_is_named_once_with_its_reason_not_its_status_twice(capsys):
+    progress = SweepProgress(interactive=False)
+    progress.add(2)
+    progress.finished(0, "interrupted", "interrupted: the sweep was stopped (SIGINT)")
+    progress.finished(1, "failed", "model.width=0: must be a positive integer")
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert "job 0: interrupted: the sweep was stopped (SIGINT)" in text
+    assert "interrupted: interrupted" not in text
+    assert "job 1: failed: model.width=0: must be a positive integer" in text
+
+
 # item 14: widths and plurals
 
 

@@ -64,7 +64,8 @@ class SweepProgress:
         self.reused += bool(reused) or status == REUSED
         if status not in ("ok", "diverged", REUSED) and self.failures_named < NAMED_FAILURES:
             self.failures_named += 1
-            self._say(clip(f"job {job}: {status}: {message}", terminal_width()))
+            said = message if message.startswith(f"{status}:") else f"{status}: {message}"
+            self._say(clip(f"job {job}: {said}", terminal_width()))
         if self.bar is not None:
             self.bar.update(1)
             left = self._left()
