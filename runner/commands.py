@@ -6,7 +6,7 @@ import sys
 
 def run_command(main):
     """Exit with ``main()``'s status; a reader that goes away (``| head``) ends it quietly, and
-    so does Ctrl-C, with 130 (README, "Exit codes")."""
+    so does Ctrl-C, with 130 (docs/reference/exit-codes.md)."""
     try:
         sys.exit(main())
     except BrokenPipeError:

@@ -11,7 +11,7 @@ import traceback
 # nncore's argument errors read "<argument> must be ..., got <value>"
 _ARGUMENT_ERROR = re.compile(r"^(?P<name>\w+) (?P<problem>must .*?)(?:, got (?P<value>.*))?$")
 
-# Exit codes of every command (README, "Exit codes"); 130 and 143 are 128 + the signal's number.
+# Exit codes of every command (docs/reference/exit-codes.md); 130 and 143 are 128 + the signal's number.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 2, 3
 
 

@@ -1,10 +1,10 @@
 """What the ledger knows: for every ``run_key``, where its latest ``ok`` row and its latest row
 of any status are, read fast enough to ask before every sweep.
 
-A ledger of 100k runs is about 50 MB of CSV; pandas takes about 150 ms to read even three
-columns of it. But the first three columns of every row the runner writes are ``run_id`` (27
-characters, always), ``run_key`` (16 hex digits) and ``status``, none ever quoted, so they sit at
-fixed offsets from each line's start: the scan finds line starts with numpy and reads those
+A ledger of many runs is tens of MB of CSV, and pandas reads even three columns of it slower
+than a sweep may wait (BENCHMARKS.md). But the first three columns of every row the runner
+writes are ``run_id`` (27 characters, always), ``run_key`` (16 hex digits) and ``status``, none
+ever quoted, so they sit at fixed offsets from each line's start: the scan finds line starts with numpy and reads those
 bytes in place. What was scanned is kept beside the ledger (``.runs.csv.index.npz``) with the
 byte offset it reached, so the next lookup reads only the rows appended since. A row is found
 again by its byte offset and read with the csv module, and checked to carry the key it was

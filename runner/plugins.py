@@ -9,8 +9,8 @@ pyproject.toml declares, which an editable install has too. Where Hydra found no
 after an editable install), importing the plugin modules registers their configs, and
 ``Plugins.register`` is Hydra's own way to add a plugin class it did not find. Another Hydra
 app gets the same with ``from runner.plugins import make_visible; make_visible()`` before
-its ``@hydra.main`` (README), or with an editable install Hydra 1.3 can list
-(``pip install -e . --config-settings editable_mode=compat``).
+its ``@hydra.main`` (docs/explanation/sweeps.md, "In another Hydra app"), or with an editable
+install Hydra 1.3 can list (``pip install -e . --config-settings editable_mode=compat``).
 """
 
 

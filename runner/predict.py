@@ -50,7 +50,7 @@ def main(argv=None):
         )
     except PredictError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2  # a usage error: the run, the file or an option (README, "Exit codes")
+        return 2  # a usage error: the run, the file or an option (docs/reference/exit-codes.md)
     for line in tally_notes(tally, written, predictor.encoding):
         print(f"note: {line}", file=sys.stderr)
     if args.out:

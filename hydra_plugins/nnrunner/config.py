@@ -63,7 +63,7 @@ class CmaEsSamplerConf:
     seed: int | None = 0
     n_startup_trials: int = 1
     sigma0: float | None = None
-    # CMA-ES samples numbers only; choice() keys are sampled at random, said once (README)
+    # CMA-ES samples numbers only; choice() keys are sampled at random, said once (docs/how-to/search.md)
     warn_independent_sampling: bool = False
 
 

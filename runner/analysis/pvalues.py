@@ -2,9 +2,9 @@
 ``scipy.stats.ttest_ind(equal_var=False)`` compute them, from ``scipy.special``'s distribution
 functions.
 
-Why not call scipy.stats: importing it costs 0.75 s (SciPy 1.17 parses some 600 docstrings at
-import, scipy issue 22510), two thirds of a whole ``runner.compare`` of a 100k-run ledger with
-``--where``, and every compare with two groups to tell apart pays it. ``scipy.special`` is
+Why not call scipy.stats: importing it (SciPy parses its docstrings at import, scipy issue
+22510) costs most of a whole ``runner.compare`` of a large ledger (BENCHMARKS.md), and every
+compare with two groups to tell apart would pay it. ``scipy.special`` is
 already loaded for the intervals. ``tests/test_pvalues.py`` checks that both functions give
 scipy.stats' p-values on samples with and without ties and zeros, from 2 to 60 pairs.
 """

@@ -1,7 +1,7 @@
 """Hydra's composition, paid once per distinct set of config-group choices in a sweep.
 
 Hydra composes every job of a sweep from scratch (the sweeper once to validate the batch, the
-launcher again), about 50-75 ms a job, most of a short job's cost. But jobs that choose the
+launcher again), most of a short job's cost (BENCHMARKS.md). But jobs that choose the
 same config groups (``model=dense2 data=spiral``) differ only in values (``seed=3``), and
 Hydra itself builds a config as the group composition with the value overrides applied on
 top. So the group part is composed once with Hydra and kept (pickled, so a copy costs one

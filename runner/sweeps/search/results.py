@@ -148,8 +148,8 @@ def _importance_without_sklearn():
     """``optuna.importance``, imported without scikit-learn.
 
     Its package imports the fANOVA and mean-decrease-impurity evaluators, and with them
-    ``sklearn.ensemble``: 1.1-1.5 s at the end of every search, for evaluators the runner does
-    not use (PED-ANOVA needs neither). Optuna imports scikit-learn inside ``try_import``, so
+    ``sklearn.ensemble``: over a second at the end of every search (BENCHMARKS.md), for
+    evaluators the runner does not use (PED-ANOVA needs neither). Optuna imports scikit-learn inside ``try_import``, so
     with it hidden for this one import those two evaluators are only unavailable in this
     process. A process that has imported scikit-learn already gets the module as it is.
     """

@@ -6,8 +6,8 @@ not propose its first ones again.
 Storage: by default Optuna's JournalStorage file ``study.log`` in the sweep folder, an
 append-only log that Optuna locks with its own lock files. It is safe where sweep folders of a
 cluster live (NFS, Lustre), where SQLite's file locks are not; jobs reporting for pruning from
-several processes append to it without waiting on a database lock; and it costs about 4 ms a
-trial against about 16 ms for SQLite through SQLAlchemy (bench/search.py), which is most of
+several processes append to it without waiting on a database lock; and it costs a fraction of
+SQLite through SQLAlchemy a trial (bench/search.py; figures in BENCHMARKS.md), which is most of
 the sweeper's own cost for short trials. ``optuna-dashboard <folder>/study.log`` opens it.
 ``storage: sqlite`` keeps ``study.db`` (SQLite in WAL mode) there instead; a URL or a path
 ending in ``.log`` keeps the study anywhere.
