@@ -159,6 +159,11 @@ def _one_line(error):
         key = getattr(error, "full_key", None)
         message = str(getattr(error, "msg", error)).splitlines()[0]
         return (f"{key}: {message}" if key else message), EXIT_USAGE
+    if isinstance(error, ValueError) and str(error).startswith("Only one of --run, --multirun"):
+        return (  # Hydra's check of its own flags: -m with --cfg, --info, ...
+            "-m (--multirun) cannot be combined with --cfg, --info or --run: give one of them "
+            "(--cfg job shows one job's config: drop -m and give one value per key)"
+        ), EXIT_USAGE
     if _raised_while_composing(error):  # an override Hydra could not apply
         lines = str(error).splitlines() or [type(error).__name__]
         key = next((line.split(":", 1)[1].strip() for line in lines if "full_key:" in line), "")

@@ -23,6 +23,13 @@ def test_a_usage_error_of_every_command_exits_2_in_one_line(tmp_path, module, ar
     assert result.stderr.startswith(line) and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_sweep_asked_for_its_config_exits_2_in_one_line(tmp_path):
+    result = run_cli(tmp_path, "-m", "seed=0,1", "--cfg", "hydra", module="runner")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: -m (--multirun) cannot be combined with --cfg")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
 def test_an_unknown_option_exits_2_as_argparse_does(tmp_path):
     result = run_cli(tmp_path, "--bogus", module="runner.compare")
     assert result.returncode == 2 and "unrecognized arguments: --bogus" in result.stderr
