@@ -30,6 +30,13 @@ def test_a_sweep_asked_for_its_config_exits_2_in_one_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+def test_joining_a_ray_cluster_without_its_address_exits_2_before_anything_runs(tmp_path):
+    result = run_cli(tmp_path, "-m", "seed=0", "hydra/launcher=ray_cluster", module="runner")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: hydra.launcher.ray.init.address=null: is the head")
+    assert not (tmp_path / "outputs" / "runs.csv").exists()
+
+
 def test_an_unknown_option_exits_2_as_argparse_does(tmp_path):
     result = run_cli(tmp_path, "--bogus", module="runner.compare")
     assert result.returncode == 2 and "unrecognized arguments: --bogus" in result.stderr

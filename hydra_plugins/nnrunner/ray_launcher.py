@@ -20,7 +20,7 @@ class RayLauncher(Launcher):
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
-        prepare(config.hydra.launcher.ray)
+        prepare(config)
 
     def launch(self, job_overrides, initial_job_idx):
         from runner.sweeps.ray_launch import launch

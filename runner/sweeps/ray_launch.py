@@ -366,14 +366,24 @@ def _plain(section):
     return dict(section or {})
 
 
-def prepare(ray):
+def prepare(config):
     """``hydra.launcher.ray`` set up in the launching process, before any job (the launcher's
-    ``setup``). Ray refuses ``object_store_memory`` when joining a running cluster: said in one
-    line before Ray starts, rather than as Ray's traceback."""
-    from omegaconf import open_dict, read_write
+    ``setup``). ``hydra/launcher=ray_cluster`` joins a cluster, so it needs its address (its
+    yaml cannot say so with ``???``: merged over the ``ray`` option's null, it stays null). Ray
+    refuses ``object_store_memory`` when joining a running cluster: said in one line before Ray
+    starts, rather than as Ray's traceback."""
+    from omegaconf import OmegaConf, open_dict, read_write
 
-    init = ray.init
+    init = config.hydra.launcher.ray.init
     address = init.get("address")
+    choice = OmegaConf.select(config, "hydra.runtime.choices", default={}).get("hydra/launcher")
+    if not address and choice == "ray_cluster":
+        raise ConfigError(
+            "hydra.launcher.ray.init.address",
+            address,
+            "is the head node of the cluster to join (host:port, e.g. 10.0.0.5:6379); "
+            "hydra/launcher=ray starts a Ray instance on this machine instead",
+        )
     if not address:
         return
     memory = init.get("object_store_memory")
