@@ -371,8 +371,9 @@ def prepare(config):
     ``setup``). ``hydra/launcher=ray_cluster`` joins a cluster, so it needs its address (its
     yaml cannot say so with ``???``: merged over the ``ray`` option's null, it stays null). Ray
     refuses ``object_store_memory`` when joining a running cluster: said in one line before Ray
-    starts, rather than as Ray's traceback."""
-    from omegaconf import OmegaConf, open_dict, read_write
+    starts, rather than as Ray's traceback. Nothing is written into ``hydra.launcher``: Hydra 1.4
+    refuses a job whose launcher config differs from the sweep's."""
+    from omegaconf import OmegaConf
 
     init = config.hydra.launcher.ray.init
     address = init.get("address")
@@ -394,8 +395,6 @@ def prepare(config):
             f"cannot be set when joining a running cluster (hydra.launcher.ray.init.address={address}); "
             "the cluster's own setting applies, leave it null",
         )
-    with read_write(init), open_dict(init):
-        init.object_store_memory = None
     _use_auth_token_if_available()
 
 
