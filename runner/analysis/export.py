@@ -25,6 +25,7 @@ file store keeps them inside itself; a server decides for itself).
 """
 
 import argparse
+import contextlib
 import math
 import os
 import re
@@ -72,6 +73,26 @@ class ExportError(Exception):
 
 def export(runs, tracking_uri=DEFAULT_URI, experiment=DEFAULT_EXPERIMENT, say=print):
     """Put ``runs`` (ledger rows) into MLflow -> (exported, already there)."""
+    with _quiet_migrations():
+        return _export(runs, tracking_uri, experiment, say)
+
+
+@contextlib.contextmanager
+def _quiet_migrations():
+    """Nothing below WARNING is logged while the export runs: MLflow's database migrations set
+    up their own console logging (alembic at INFO: by ``logging.config.fileConfig`` up to 3.6, by
+    level in 3.7), which no logger's level overrides, and print some 40 lines on a new store."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def _export(runs, tracking_uri, experiment, say):
     client = _client(tracking_uri)
     experiment_id = _experiment(client, experiment, artifact_location(tracking_uri, experiment))
     done, partial = _exported(client, experiment_id)
