@@ -93,6 +93,20 @@ class deferred:
         return False
 
 
+@contextlib.contextmanager
+def indivisible():
+    """A step no stop signal splits in two (a metrics row written *and* counted): a signal
+    that arrives within is held, then delivered to the handler of the moment once the step
+    is done, so it stops the run just after the step, never halfway through it."""
+    held = deferred()
+    try:
+        with held:
+            yield
+    finally:
+        if held.pending is not None:
+            signal.raise_signal(held.pending)
+
+
 _pending_reason = {}  # signum -> the message its Interrupted carries, when known better
 
 

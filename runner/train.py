@@ -22,7 +22,7 @@ from runner.data import check_data_config
 from runner.dataset import REGRESSION
 from runner.divergence import DivergenceWatch
 from runner.errors import ConfigError, Problems, check_resolvable, os_problem
-from runner.interrupts import Interrupted, as_interrupted, deferred
+from runner.interrupts import Interrupted, as_interrupted, deferred, indivisible
 from runner.progress import reporter as progress_reporter
 from runner.progress import say
 from runner.records import (
@@ -243,8 +243,9 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
             "learning_rate": model.optimizer.current_learning_rate,
             "seconds": time.perf_counter() - clock,
         }
-        metrics.write(row)
-        progress.record(row)
+        with indivisible():  # a signal in between would leave the ledger an epoch behind
+            metrics.write(row)
+            progress.record(row)
         show.logged(row)
         return row
 

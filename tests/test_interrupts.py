@@ -1,6 +1,7 @@
 """Every way a run ends is recorded: stop signals, a stopped sweep, a killed main process."""
 
 import contextlib
+import math
 import os
 import signal
 import socket
@@ -10,7 +11,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import run_cli, start_cli
+from conftest import compose, run_cli, start_cli
 
 from runner.records import UNRECORDED
 
@@ -202,3 +203,67 @@ def test_a_job_on_another_machine_does_not_watch_the_sweeps_pid(monkeypatch):
     assert sweep_process() == (socket.gethostname(), 99)
     monkeypatch.delenv(SWEEP_PID)
     assert sweep_process()[1] == os.getpid()
+
+
+def _run_in_process(tmp_path, name, cfg):
+    """One run trained in this process under the command's signal handling -> (its summary
+    row as recorded, the epochs in its metrics.csv)."""
+    from runner import train
+    from runner.interrupts import Interrupted, raising
+
+    ctx = train.RunContext(run_dir=tmp_path / name, ledger=tmp_path / "runs.csv", base_dir=tmp_path)
+    with contextlib.suppress(Interrupted), raising():
+        train.run(cfg, ctx)
+    if not (ctx.run_dir / "metrics.csv").exists():  # stopped before the run had begun
+        return None, []
+    summary = pd.read_csv(ctx.run_dir / "summary.csv")
+    return summary.loc[0], list(pd.read_csv(ctx.run_dir / "metrics.csv")["epoch"])
+
+
+def test_a_signal_just_after_a_metrics_row_is_written_still_counts_that_row(tmp_path, monkeypatch):
+    """The instant that once made the ledger say 400 epochs while metrics.csv held 600: the
+    row is flushed and the signal lands before the run has counted it."""
+    from runner.records import MetricsWriter
+
+    written = MetricsWriter.write
+
+    def write_then_signal(self, row):
+        written(self, row)
+        if row["epoch"] == 6:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(MetricsWriter, "write", write_then_signal)
+    cfg = compose("trainer.plots=false", "trainer.epochs=50", "trainer.log_every=2")
+    row, epochs = _run_in_process(tmp_path, "run", cfg)
+    assert row["status"] == "interrupted" and epochs == [0, 2, 4, 6]
+    assert row["epochs_done"] == 6
+
+
+@pytest.mark.faults
+def test_the_ledger_row_and_metrics_agree_wherever_a_signal_lands(tmp_path):
+    """A stop signal at 60 random instants of a run that logs every epoch: each time the
+    recorded epochs_done is the last epoch in metrics.csv."""
+    import random
+    import threading
+
+    cfg = compose("trainer.plots=false", "trainer.epochs=400", "trainer.log_every=1")
+    chance = random.Random(32)
+    stopped = 0
+    outside = signal.signal(signal.SIGINT, lambda *_: None)  # one landing after a run ended
+    try:
+        for attempt in range(60):
+            delay = chance.uniform(0.0, 0.2)
+            timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            try:
+                row, epochs = _run_in_process(tmp_path, f"run{attempt}", cfg)
+            finally:
+                timer.join()
+            if row is None:
+                continue
+            done = None if math.isnan(row["epochs_done"]) else row["epochs_done"]
+            assert done == (epochs[-1] if epochs else None), (attempt, delay)
+            stopped += row["status"] == "interrupted"
+    finally:
+        signal.signal(signal.SIGINT, outside)
+    assert stopped >= 30  # most signals land while it trains, not before or after
