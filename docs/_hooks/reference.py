@@ -637,43 +637,72 @@ def files_page():
     return "\n".join(lines)
 
 
-# The launchers and sweepers whose keys the hydra page shows, composed as a run composes them.
+# The launchers, sweepers, samplers and pruners whose keys the hydra page shows.
 HYDRA_OPTIONS = {
     "launcher": ("pool", "basic", "joblib", "ray", "ray_cluster", "submitit_local", "slurm"),
     "sweeper": ("grid", "optuna"),
+    "sweeper/sampler": ("tpe", "random", "cmaes", "grid", "qmc", "nsgaii"),
+    "sweeper/pruner": ("none", "median", "asha", "hyperband"),
 }
-_COMPOSE = """
-import sys, yaml
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
-from runner.plugins import make_visible
-make_visible()
-shown = {}
-with initialize_config_dir(config_dir=sys.argv[1], version_base="1.3"):
-    for choice in sys.argv[2:]:
-        group = choice.split("=")[0].split("/")[1]
-        cfg = compose("config", overrides=[choice], return_hydra_config=True)
-        shown[choice] = OmegaConf.to_container(cfg.hydra[group], resolve=False)
-print(yaml.safe_dump(shown, sort_keys=False))
-"""
+# Keys that neither their config's comments nor the docstring of what it builds describe.
+# Any other key without a meaning fails the build.
+HYDRA_MEANINGS = {
+    "submitit_folder": "where submitit keeps each task's script, logs and results",
+    **{
+        key: f"sbatch's `--{key.replace('_', '-')}` (submitit passes it on; `null`: not given)"
+        for key in (
+            "qos",
+            "comment",
+            "constraint",
+            "exclude",
+            "gres",
+            "cpus_per_gpu",
+            "gpus_per_task",
+            "mem_per_gpu",
+            "mem_per_cpu",
+            "account",
+        )
+    },
+}
 
 
-def hydra_page():
-    """Each launcher's and sweeper's keys with their defaults, as Hydra composes them."""
+def hydra_keys():
+    """{choice: {key: {default, type, meaning}}}, composed in another process
+    (docs/_hooks/hydra_keys.py) as a run composes them."""
     choices = [f"hydra/{group}={o}" for group, options in HYDRA_OPTIONS.items() for o in options]
     shown = subprocess.run(
-        [sys.executable, "-c", _COMPOSE, str(CONF), *choices],
+        [sys.executable, str(Path(__file__).with_name("hydra_keys.py")), str(CONF), *choices],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    return yaml.safe_load(shown)
+
+
+def hydra_page():
+    """Each launcher's, sweeper's, sampler's and pruner's keys: default, type and meaning."""
     lines = []
-    for choice, node in yaml.safe_load(shown).items():
-        group = choice.split("=")[0].split("/")[1]
-        node.pop("_target_", None)
-        lines += [f"## `{choice}`", "", f"`hydra.{group}.*`:", ""]
-        text = yaml.safe_dump(node, sort_keys=False).strip() if node else "{}  # no keys"
-        lines += ["```yaml", text, "```", ""]
+    for choice, keys in hydra_keys().items():
+        group, option = choice.removeprefix("hydra/").split("=")
+        preset = CONF / "hydra" / group / f"{option}.yaml"
+        from_preset = comments(preset) if preset.is_file() else {}
+        node = f"hydra.{group.replace('/', '.')}"
+        lines += [f"## `{choice}`", ""]
+        if from_preset:
+            lines += [f"A preset of the runner's, `{preset.relative_to(ROOT)}`.", ""]
+        shown = {k: v for k, v in keys.items() if not k.startswith(("sampler.", "pruner."))}
+        if not shown:
+            lines += ["No keys.", ""]
+            continue
+        lines += [f"| `{node}.` key | default | type | meaning |", "|---|---|---|---|"]
+        for key, about in shown.items():
+            meaning = from_preset.get(key) or about["meaning"] or HYDRA_MEANINGS.get(key)
+            if not meaning:
+                problem(f"{choice}: key {key} has no meaning (comment its config)")
+            meaning = (meaning or "").replace("{", "\\{")  # not attr_list's attributes
+            cells = (f"`{key}`", _value(about["default"]), about["type"], meaning)
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -38,7 +38,7 @@ class RayLauncherConf:
 @dataclass
 class GridSweeperConf:
     _target_: str = "hydra_plugins.nnrunner.grid_sweeper.GridSweeper"
-    max_batch_size: int | None = None
+    max_batch_size: int | None = None  # jobs handed to the launcher at a time; null: all
     params: Any | None = None  # the sweep declared in a config: {key: "a,b,c"}
 
 
