@@ -68,6 +68,53 @@ def test_the_columns_reference_names_every_ledger_and_metrics_column(reference):
     assert not reference.PROBLEMS, reference.PROBLEMS
 
 
+@pytest.mark.parametrize(
+    "choice", ["hydra/launcher=pool", "hydra/launcher=slurm", "hydra/sweeper=optuna"]
+)
+def test_the_hydra_reference_gives_every_launcher_and_sweeper_key_a_meaning(
+    reference, choice, tmp_path
+):
+    group = choice.split("=")[0].split("/")[1]
+    shown = subprocess.run(
+        [sys.executable, "-m", "runner", choice, "--cfg", "hydra", "-p", f"hydra.{group}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    keys = [
+        k
+        for k in _flat_keys(yaml.safe_load(shown))
+        if not k.startswith(("_", "sampler.", "pruner.")) and "._" not in k
+    ]
+    assert keys, shown
+    page = reference.page("hydra")
+    section = page.split(f"## `{choice}`")[1].split("\n## ")[0]
+    rows = {
+        row.split("|")[1].strip().strip("`"): row.split("|")[-2].strip()
+        for row in section.splitlines()
+        if row.startswith("| `")
+    }
+    missing = [key for key in keys if not rows.get(key)]
+    assert not missing, f"{choice}: keys without a meaning in the hydra reference: {missing}"
+    assert not reference.PROBLEMS, reference.PROBLEMS
+
+
+def test_measured_timings_live_on_the_performance_page_only():
+    """A timing quoted on a guide goes stale when the code gets faster; the Performance page
+    (BENCHMARKS.md, rewritten by the bench scripts) and the lab notes hold them."""
+    timing = re.compile(r"\b\d+(?:\.\d+)?(?:[–-]\d+(?:\.\d+)?)?\s?(?:ms|µs)\b|\b\d+\.\d+\s?s\b")
+    keep = {"performance.md", "lab-notes.md"}
+    quoted = [
+        f"{page.relative_to(ROOT)}:{number}: {line.strip()}"
+        for page in sorted((ROOT / "docs").rglob("*.md"))
+        if page.name not in keep
+        for number, line in enumerate(page.read_text().splitlines(), 1)
+        if timing.search(line)
+    ]
+    assert not quoted, "timings outside the Performance page:\n" + "\n".join(quoted)
+
+
 def test_the_commands_reference_names_every_flag(reference):
     page = reference.page("commands")
     for command, parser in reference.command_parsers():
