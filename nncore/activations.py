@@ -4,6 +4,8 @@ Shapes: inputs, output, dvalues and dinputs are all (n_samples, n_features). Res
 written into buffers each activation owns, in the dtype of its inputs.
 """
 
+import functools
+
 import numpy as np
 
 from nncore._arrays import Buffers
@@ -25,6 +27,15 @@ class Activation:
     def predictions(self, outputs):
         """What the network predicts from this activation's outputs (regression: the values)."""
         return outputs
+
+
+@functools.lru_cache
+def exp_floor(dtype):
+    """The smallest argument that activations pass to ``exp``: ``2**24`` times the smallest
+    normal number's logarithm, so that probabilities, and gradients of probabilities divided
+    by a batch size, stay normal. A probability raised to ``exp(exp_floor)`` (2e-31 in float32,
+    1e-300 in float64) changes no row sum at its dtype's resolution."""
+    return float(np.log(np.finfo(dtype).smallest_normal)) + 24 * float(np.log(2.0))
 
 
 # Widths up to this are reduced row-wise column by column: numpy's axis=1 reduction of a
@@ -85,13 +96,18 @@ class LeakyReLU(Activation):
 
 
 class Softmax(Activation):
-    """Row-wise ``exp(x) / sum(exp(x))``, shifted by the row maximum so huge logits stay finite."""
+    """Row-wise ``exp(x) / sum(exp(x))``, shifted by the row maximum so huge logits stay finite.
+
+    Shifted logits are raised to ``exp_floor``: a class far below the best one gets a tiny
+    normal probability instead of a subnormal one, on which arithmetic is many times slower.
+    """
 
     def forward(self, inputs, training=False):
         self.inputs = inputs
         out = self._buffer("output", inputs)
         row = self._buffers.get("row", (inputs.shape[0], 1), inputs.dtype)
         np.subtract(inputs, row_reduce(np.maximum, inputs, row), out=out)
+        np.maximum(out, exp_floor(out.dtype.type), out=out)
         np.exp(out, out=out)
         out /= row_reduce(np.add, out, row)
         self.output = out
@@ -113,12 +129,14 @@ class Softmax(Activation):
 
 
 class Sigmoid(Activation):
-    """``1 / (1 + exp(-x))``, computed as ``exp(-log(1 + exp(-x)))`` so no input overflows."""
+    """``1 / (1 + exp(-x))``, computed as ``exp(-log(1 + exp(-x)))`` so no input overflows;
+    outputs below ``exp(exp_floor)`` are exactly zero, so that none is subnormal (see Softmax)."""
 
     def forward(self, inputs, training=False):
         self.inputs = inputs
         out = np.negative(inputs, out=self._buffer("output", inputs))
         np.logaddexp(0, out, out=out)
+        np.copyto(out, np.inf, where=out > -exp_floor(out.dtype.type))
         np.negative(out, out=out)
         np.exp(out, out=out)
         self.output = out

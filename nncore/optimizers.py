@@ -3,6 +3,23 @@
 The learning rate decays as ``learning_rate / (1 + decay * iterations)``. Moment estimates
 are kept by the optimizer, keyed by parameter array, never stored on layers; every update
 is computed in place in the parameters' dtype.
+
+State stays off the subnormal range (magnitudes below ``np.finfo(dtype).smallest_normal``),
+where arithmetic is many times slower on many x86 CPUs. A slot whose gradient is zero (a dead
+ReLU unit's weights, a feature that is rarely non-zero) shrinks by its decay factor every step
+and would reach that range after some hundreds of steps. So every ``sweep_interval`` steps
+the optimizer sweeps its state, with ``limit = smallest_normal / decay ** sweep_interval``:
+
+- a slot that can be negative (momentum, Adam's first moment): values with magnitude below
+  ``limit`` become exactly zero;
+- a slot that cannot (a cache of squared gradients, Adam's second moment) starts at ``limit``
+  and is raised to it: it then stays normal between sweeps, even when a subnormal ``g^2`` is
+  added to it.
+
+A value left by a sweep cannot decay into the subnormal range before the next one; a sweep
+every few dozen steps costs next to nothing, where a check in every step would cost passes
+over the state (bench/subnormals.py). What a sweep removes or adds lies far below float32's
+resolution of any parameter that is not itself almost zero (tests/test_subnormals.py).
 """
 
 import math
@@ -11,11 +28,21 @@ import numpy as np
 
 from nncore._validate import non_negative, number_in, positive
 
+# At most this many steps between sweeps; a sweep costs a few passes over the state.
+MAX_SWEEP_INTERVAL = 64
+# A limit is at most smallest_normal * SWEEP_MARGIN: slots that decay fast (a small momentum)
+# are swept more often rather than at a higher limit.
+SWEEP_MARGIN = 2.0**20
+
 
 class Optimizer:
-    """Learning-rate schedule and per-parameter state; subclasses define ``_update``."""
+    """Learning-rate schedule and per-parameter state; subclasses define ``_update`` and, per
+    state slot, ``_slot_decays``: the factor the slot keeps per step when its gradient is zero,
+    and whether it can be negative."""
 
     n_slots = 0  # state arrays per parameter (momentum, cache, ...)
+    # steps between sweeps at most; None switches sweeps off (to measure what they save)
+    max_sweep_interval = MAX_SWEEP_INTERVAL
 
     def __init__(self, learning_rate, decay):
         self.learning_rate = positive("learning_rate", learning_rate)
@@ -38,12 +65,60 @@ class Optimizer:
             for param, grad in getattr(layer, "params", ()):
                 self._update(param, grad, self._slots(param), lr)
         self.iterations += 1
+        interval = self.sweep_interval
+        if interval and self.iterations % interval == 0:
+            self.sweep()
+
+    def _slot_decays(self):
+        """Per state slot: (decay factor per step with zero gradient, slot can be negative)."""
+        return ()
+
+    @property
+    def sweep_interval(self):
+        """Steps between sweeps (0: none): at most ``max_sweep_interval``, fewer when a slot
+        decays so fast that its limit would exceed ``smallest_normal * SWEEP_MARGIN``."""
+        if self.max_sweep_interval is None:
+            return 0
+        interval = int(self.max_sweep_interval)
+        for decay, _ in self._slot_decays():
+            if decay < 1.0:
+                steps = int(math.log(SWEEP_MARGIN) / -math.log(decay)) if decay > 0 else 1
+                interval = min(interval, steps)
+        return max(1, interval)
+
+    def _limits(self, dtype):
+        """Per slot: the magnitude below which a sweep flushes (signed) or raises (not) values."""
+        tiny = float(np.finfo(dtype).smallest_normal)
+        interval = max(1, self.sweep_interval)
+        return [tiny / decay**interval if decay > 0 else tiny for decay, _ in self._slot_decays()]
+
+    def sweep(self):
+        """Flush to zero (signed slots) or raise to the limit (non-negative slots) every state
+        value that could otherwise become subnormal before the next sweep."""
+        decays = self._slot_decays()
+        for _, slots in self._state.values():
+            scratch = slots[-1]
+            limits = self._limits(scratch.dtype)
+            for slot, limit, (_, signed) in zip(slots, limits, decays, strict=False):
+                if signed:
+                    np.abs(slot, out=scratch)
+                    np.copyto(slot, 0, where=np.less(scratch, limit))
+                else:
+                    np.maximum(slot, limit, out=slot)
 
     def _slots(self, param):
-        """Zero-initialised state arrays for ``param`` plus one scratch array, made once."""
+        """State arrays for ``param`` plus one scratch array, made once: signed slots start at
+        zero, non-negative ones at their sweep limit."""
         entry = self._state.get(id(param))
         if entry is None or entry[0] is not param:
             slots = [np.zeros_like(param) for _ in range(self.n_slots + 1)]
+            if self.sweep_interval:
+                limits = self._limits(param.dtype)
+                for slot, limit, (_, signed) in zip(
+                    slots, limits, self._slot_decays(), strict=False
+                ):
+                    if not signed:
+                        slot.fill(limit)
             entry = self._state[id(param)] = (param, slots)
         return entry[1]
 
@@ -59,6 +134,9 @@ class SGD(Optimizer):
         super().__init__(learning_rate, decay)
         self.momentum = number_in("momentum", momentum, 0, 1)
         self.n_slots = 1 if self.momentum else 0
+
+    def _slot_decays(self):
+        return ((self.momentum, True),) if self.momentum else ()
 
     def _update(self, param, grad, slots, lr):
         scratch = slots[-1]
@@ -81,6 +159,9 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate, decay)
         self.epsilon = positive("epsilon", epsilon)
 
+    def _slot_decays(self):
+        return ((1.0, False),)  # the cache only grows; a sweep removes subnormal g^2 sums
+
     def _update(self, param, grad, slots, lr):
         cache, scratch = slots
         np.multiply(grad, grad, out=scratch)
@@ -97,6 +178,9 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate, decay)
         self.epsilon = positive("epsilon", epsilon)
         self.rho = number_in("rho", rho, 0, 1)
+
+    def _slot_decays(self):
+        return ((self.rho, False),)
 
     def _update(self, param, grad, slots, lr):
         cache, scratch = slots
@@ -130,6 +214,9 @@ class Adam(Optimizer):
         self.epsilon = positive("epsilon", epsilon)
         self.beta_1 = number_in("beta_1", beta_1, 0, 1)
         self.beta_2 = number_in("beta_2", beta_2, 0, 1)
+
+    def _slot_decays(self):
+        return ((self.beta_1, True), (self.beta_2, False))
 
     def _update(self, param, grad, slots, lr):
         m, v, scratch = slots

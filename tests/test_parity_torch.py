@@ -46,9 +46,11 @@ def test_gradients_equal_torch():
         )
 
 
+@pytest.mark.parametrize("sweep_interval", [1, 64])
 @pytest.mark.parametrize("batch_size", [None, 16])
-def test_adam_training_matches_torch(batch_size):
-    """50 Adam steps (same order of batches) leave the same parameters and loss."""
+def test_adam_training_matches_torch(batch_size, sweep_interval):
+    """50 Adam steps (same order of batches) leave the same parameters and loss, also when the
+    optimizer sweeps its state off the subnormal range after every step."""
     X, y = nncore.spiral(30, 3, seed=2, dtype="float64")
     layers, net = _pair((2, 32, 3), seed=3)
     model = nncore.Model(
@@ -57,6 +59,7 @@ def test_adam_training_matches_torch(batch_size):
         nncore.Adam(learning_rate=0.01, epsilon=1e-8),
         seed=0,
     )
+    model.optimizer.max_sweep_interval = sweep_interval
     optimizer = torch.optim.Adam(net.parameters(), lr=0.01, eps=1e-8)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
     size = batch_size or len(X)
