@@ -18,12 +18,13 @@ import csv
 import hashlib
 import mmap
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from runner.records import RUN_COLUMNS, STATUSES
+from runner.records import RUN_COLUMNS, STATUSES, header_problem, warn
 
 RUN_ID_WIDTH = 27  # YYYYmmdd-HHMMSS-ffffff-xxxx
 KEY_WIDTH = 16
@@ -68,14 +69,25 @@ class Known:
         return offset if offset >= 0 else None
 
     def save(self, path):
+        """Write atomically; on any error (a full disk) the temporary file is removed."""
         tmp = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, keys=self.keys, ok=self.ok, latest=self.latest, unknown=self.unknown)
-        os.replace(tmp, path)
+        try:
+            np.savez(tmp, keys=self.keys, ok=self.ok, latest=self.latest, unknown=self.unknown)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path):
-        with np.load(path) as data:
-            return cls(data["keys"], data["ok"], data["latest"], int(data["unknown"]))
+        """-> Known; a file that is not one (cut short, garbled, a folder) raises ValueError."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(data["keys"], data["ok"], data["latest"], int(data["unknown"]))
+        except (OSError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(
+                f"{path} is damaged or not a snapshot of the ledger ({error})"
+            ) from None
 
 
 def known(ledger, keep_index=True):
@@ -118,12 +130,21 @@ def scan(ledger, keep_index=True):
         with open(ledger, "rb") as file:
             size = os.fstat(file.fileno()).st_size
             header = file.readline()
+            if size == 0:
+                return scan_of_nothing()
             if not fast_layout(header):
+                problem = header_problem(ledger)
+                if problem is not None:
+                    warn(f"{ledger}: {problem}; no earlier run in it is recognised, every job runs")
+                    return scan_of_nothing()
                 raise LayoutError(ledger)
             index_path = _index_path(ledger)
             previous, start = _load_index(index_path, file, header, size)
             end, new = _scan_file(file, start, size)
     except FileNotFoundError:
+        return scan_of_nothing()
+    except IsADirectoryError:
+        warn(f"{ledger} is a folder, not a ledger; no earlier run is recognised, every job runs")
         return scan_of_nothing()
     found = new if previous is None else _concat(previous, new)
     if keep_index and (previous is None or len(new.keys)):
@@ -226,7 +247,7 @@ def _load_index(path, file, header, size):
             if _digest(file.read(end - file.tell())) != bytes(data["check"]):
                 return None, first_row
             return Scan(data["keys"], data["statuses"], data["offsets"]), end
-    except (OSError, ValueError, KeyError, EOFError):
+    except Exception:  # noqa: BLE001 - a cache cut short or garbled (BadZipFile, ...): scan again
         return None, first_row
 
 
@@ -246,6 +267,9 @@ def _save_index(path, found, header, end, check):
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _check_bytes(ledger, end):
@@ -261,7 +285,7 @@ def _digest(data):
 
 def row_at(ledger, offset):
     """The ledger row starting at byte ``offset`` -> {column: text}."""
-    with open(ledger, newline="", encoding="utf-8") as file:
+    with open(ledger, newline="", encoding="utf-8", errors="surrogateescape") as file:
         header = next(csv.reader(file))
         file.seek(offset)
         values = next(csv.reader(file), [])
@@ -274,25 +298,29 @@ def upgrade(ledger, base_dir):
     left unknown), or None if the ledger needed nothing. Rewritten atomically under its lock."""
     from filelock import FileLock
 
-    from runner.records import LOCK_TIMEOUT, read_runs, write_csv_atomically
+    from runner.records import LOCK_TIMEOUT, rewrite_rows
     from runner.run_key import key_of_saved_run
 
     ledger = Path(ledger)
+    counts = [0, 0]
+
+    def with_key(row):
+        if not row.get("run_key"):
+            key = key_of_saved_run(row.get("run_dir") or "", base_dir)
+            counts[key is None] += 1
+            row["run_key"] = key or ""
+        return row
+
     with FileLock(str(ledger) + ".lock", timeout=LOCK_TIMEOUT):
         with open(ledger, "rb") as file:
-            if fast_layout(file.readline()):
-                return None
-        runs = read_runs(ledger, dtype=str, keep_default_na=False)
-        if "run_key" not in runs.columns:
-            runs["run_key"] = ""
-        missing = runs["run_key"] == ""
-        keys = [key_of_saved_run(run_dir, base_dir) for run_dir in runs.loc[missing, "run_dir"]]
-        runs.loc[missing, "run_key"] = [key or "" for key in keys]
-        head = [column for column in RUN_COLUMNS if column in runs.columns]
-        runs = runs[head + [column for column in runs.columns if column not in head]]
-        write_csv_atomically(runs, ledger)
-    filled = sum(key is not None for key in keys)
-    return filled, len(keys) - filled
+            first = file.readline()
+        if fast_layout(first) or header_problem(ledger) is not None:
+            return None
+        names = next(csv.reader([first.decode("utf-8", "surrogateescape")]), [])
+        names = names if "run_key" in names else [*names, "run_key"]
+        head = [column for column in RUN_COLUMNS if column in names]
+        rewrite_rows(ledger, head + [n for n in names if n not in head], with_key)
+    return tuple(counts)
 
 
 def upgrade_note(ledger, counts):

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -136,3 +138,32 @@ def test_folds_are_averaged_like_seeds_and_test_figures_are_shown_not_ranked(tmp
     table, _ = compare(runs, ["model"], "val_accuracy")
     assert list(table["model"]) == ["dense2", "dense3"] and list(table["n"]) == [3, 3]
     assert table["test_accuracy_mean"].tolist() == pytest.approx([0.69, 0.79])
+
+
+@pytest.mark.faults
+def test_at_best_names_the_runs_whose_metrics_cannot_be_read(tmp_path, capsys):
+    from handwritten_runs import write_runs
+
+    ledger = write_runs(tmp_path, learning_rates=(0.01, 0.05), seeds=(0, 1))
+    runs = pd.read_csv(ledger)
+    broken = runs["run_dir"].iloc[0]
+    (Path(broken) / "metrics.csv").write_bytes(b"\xff\xfe\x00garbled")
+    gone = runs["run_dir"].iloc[3]
+    (Path(gone) / "metrics.csv").unlink()
+    assert main([str(ledger), "--at", "best", "--metric", "val_accuracy"]) == 0
+    captured = capsys.readouterr()
+    assert (
+        "--at best: 2 runs ranked at their last epoch instead: run0 (metrics.csv cannot be read"
+        in captured.err
+    )
+    assert "run3 (no metrics.csv)" in captured.err
+    table, _ = compare(load_runs([ledger]), ["optimizer.learning_rate"], "val_accuracy", at="best")
+    assert list(table["n"]) == [2, 2]  # none left out
+
+
+@pytest.mark.faults
+def test_a_table_that_cannot_be_written_is_one_line_naming_the_file(tmp_path, capsys):
+    out = tmp_path / "no-such-folder" / "table.csv"
+    assert main([str(_runs(tmp_path)), "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"compare: {out}: No such file or directory; the table was not written"]

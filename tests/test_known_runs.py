@@ -122,3 +122,66 @@ def test_an_earlier_layout_is_refused_by_the_fast_scan(tmp_path):
     ledger.write_text("run_id,status,message\n20261203-120000-000000-abcd,ok,\n")
     with pytest.raises(known_runs.LayoutError):
         known_runs.scan(ledger)
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("cut", [0.5, 0.9, 22])
+def test_an_index_cut_short_is_read_again_from_the_ledger(tmp_path, cut):
+    ledger = tmp_path / "runs.csv"
+    for i in range(20):
+        append_to_ledger(ledger, _row(i, f"{i:016x}"))
+    expected = known_runs.known(ledger)
+    index = tmp_path / ".runs.csv.index.npz"
+    data = index.read_bytes()
+    index.write_bytes(data[: int(len(data) * cut) if cut < 1 else cut])  # a half zip: BadZipFile
+    found = known_runs.known(ledger)
+    assert (found.keys == expected.keys).all() and (found.ok == expected.ok).all()
+    snapshot = tmp_path / ".known_runs.npz"  # a sweep's snapshot, cut the same way
+    found.save(snapshot)
+    snapshot.write_bytes(snapshot.read_bytes()[: len(data) // 2])
+    with pytest.raises(ValueError, match="damaged or not a snapshot"):  # what reuse catches
+        known_runs.Known.load(snapshot)
+
+
+@pytest.mark.faults
+def test_an_empty_ledger_or_one_whose_header_is_cut_knows_nothing_and_says_so(tmp_path, capsys):
+    ledger = tmp_path / "runs.csv"
+    ledger.write_bytes(b"")
+    assert len(known_runs.known(ledger).keys) == 0
+    ledger.write_bytes(b"run_id,run_")  # the fast scan's columns cut: not an earlier layout
+    assert len(known_runs.known(ledger).keys) == 0
+    assert "header line is cut short" in capsys.readouterr().err
+    assert known_runs.upgrade(ledger, tmp_path) is None  # never rewritten as an earlier version's
+    assert ledger.read_bytes() == b"run_id,run_"
+
+
+@pytest.mark.faults
+def test_a_snapshot_that_cannot_be_written_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    def savez_on_a_full_disk(path, **arrays):
+        open(path, "wb").write(b"PK\x03")  # noqa: SIM115 - a half-written file, as ENOSPC leaves
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez_on_a_full_disk)
+    known = known_runs.summarise(known_runs.scan_of_nothing())
+    with pytest.raises(OSError, match="No space left"):
+        known.save(tmp_path / ".known_runs.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.faults
+def test_an_upgrade_keeps_damaged_rows_and_bytes_that_are_not_utf8(tmp_path, capsys):
+    ledger = tmp_path / "runs.csv"
+    ledger.write_bytes(
+        b"run_id,status,message,run_dir\n"
+        b"r0,ok,caf\xe9,/nowhere/0\n"
+        b"r1,0k,,/nowhere/1\n"
+        b"r2,ok,fine,/nowhere/2\n"
+    )
+    assert known_runs.upgrade(ledger, tmp_path) == (0, 2)
+    assert ledger.read_bytes().splitlines()[1] == b"r0,,ok,caf\xe9,/nowhere/0"
+    assert (tmp_path / "runs.csv.damaged").read_bytes() == b"r1,0k,,/nowhere/1\n"
+    assert "kept byte for byte" in capsys.readouterr().err

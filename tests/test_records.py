@@ -168,3 +168,148 @@ def test_rows_are_written_exactly_as_pandas_writes_them(tmp_path):
     assert (tmp_path / "summary.csv").read_text() == pd.DataFrame(
         [{**{c: row.get(c) for c in RUN_COLUMNS}, **row}]
     ).to_csv(index=False)
+
+
+def _ledger_with_damage(tmp_path):
+    """Three good rows, then a status that is none, a stray comma, bytes that are not UTF-8
+    in a message, and a last row cut short."""
+    ledger = tmp_path / "runs.csv"
+    for row in _rows(3):
+        append_to_ledger(ledger, {**row, "message": "fine"})
+    lines = ledger.read_bytes().split(b"\n")[:-1]
+    damaged = [
+        lines[1].replace(b",ok,", b",0k,"),
+        lines[2].replace(b",ok,", b",ok,,"),
+    ]
+    latin = lines[3].replace(b"fine", b"caf\xe9 \xff")
+    ledger.write_bytes(b"\n".join([lines[0], *damaged, latin, lines[1]]) + b"\nr9,ok,cut")
+    return ledger, [*damaged, b"r9,ok,cut"], latin
+
+
+@pytest.mark.faults
+def test_a_rewrite_for_a_new_column_keeps_every_damaged_line(tmp_path, capsys):
+    ledger, damaged, latin = _ledger_with_damage(tmp_path)
+    before = ledger.read_bytes()
+    append_to_ledger(ledger, {"run_id": "new", "status": "ok", "new.key": 7})
+    err = capsys.readouterr().err
+    kept = tmp_path / "runs.csv.damaged"
+    assert f"3 damaged lines (2, 3, 6) kept byte for byte in {kept}" in err
+    assert kept.read_bytes() == b"\n".join(damaged) + b"\n"
+    after = ledger.read_bytes()
+    for line in before.split(b"\n"):  # every byte is still somewhere: the ledger or .damaged
+        assert line in after or line in kept.read_bytes()
+    assert latin + b"," in after  # not UTF-8: kept in place, byte for byte, one new empty cell
+    runs = read_runs(ledger, dtype=str)
+    assert list(runs["run_id"]) == ["r2", "r0", "new"] and runs["new.key"].iloc[-1] == "7"
+    assert "not UTF-8" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "runs.csv",
+        "runs.csv.damaged",
+        "runs.csv.lock",
+    ]
+
+
+@pytest.mark.faults
+def test_a_ledger_whose_header_is_cut_is_set_aside_whole(tmp_path, capsys):
+    ledger = tmp_path / "runs.csv"
+    for row in _rows(3):
+        append_to_ledger(ledger, row)
+    header, rest = ledger.read_bytes().split(b"\n", 1)
+    ledger.write_bytes(header[:20] + b"\n" + rest)
+    before = ledger.read_bytes()
+    from runner.records import DamagedFile
+
+    with pytest.raises(DamagedFile, match="header line is cut short"):
+        read_runs(ledger)
+    append_to_ledger(ledger, _rows(1, 5)[0])
+    assert (tmp_path / "runs.csv.damaged").read_bytes() == before
+    assert "moved, byte for byte, to" in capsys.readouterr().err
+    assert list(read_runs(ledger)["run_id"]) == ["r5"]
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("content", [b"", b"run_id,run_k", b"run_id,,status\nr0,x,ok\n"])
+def test_an_empty_or_garbled_header_is_one_clear_error(tmp_path, content):
+    from runner.records import DamagedFile
+
+    ledger = tmp_path / "runs.csv"
+    ledger.write_bytes(content)
+    with pytest.raises(DamagedFile, match=f"{ledger}: "):
+        read_runs(ledger)
+    append_to_ledger(ledger, _rows(1)[0])  # a run after it still records itself
+    assert list(read_runs(ledger)["run_id"]) == ["r0"]
+    if content:
+        assert (tmp_path / "runs.csv.damaged").read_bytes().startswith(content)
+
+
+def _full_disk_after(limit):
+    """An os.write that takes ``limit`` bytes in all, then fails as a full disk does."""
+    real_write, left = os.write, [limit]
+
+    def write(fd, data):
+        if left[0] <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        taken = real_write(fd, bytes(data[: left[0]]))
+        left[0] -= taken
+        return taken
+
+    return write
+
+
+@pytest.mark.faults
+def test_metrics_writer_never_leaves_a_partial_row_on_a_full_disk(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.csv"
+    writer = MetricsWriter(path, ["epoch", "train_loss"])
+    writer.write({"epoch": 0, "train_loss": 1.25})
+    before = path.read_bytes()
+    monkeypatch.setattr(os, "write", _full_disk_after(5))
+    with pytest.raises(OSError, match="No space left"):
+        writer.write({"epoch": 1, "train_loss": 0.123456789})
+    monkeypatch.undo()
+    assert path.read_bytes() == before  # cut back to the whole rows
+    writer.write({"epoch": 2, "train_loss": 0.5})  # space again: the file goes on, unglued
+    writer.close()
+    assert pd.read_csv(path).to_dict("records") == [
+        {"epoch": 0, "train_loss": 1.25},
+        {"epoch": 2, "train_loss": 0.5},
+    ]
+
+
+@pytest.mark.faults
+def test_an_atomic_write_on_a_full_disk_names_the_file_and_leaves_no_temporary(
+    tmp_path, monkeypatch
+):
+    import builtins
+
+    from runner.records import write_text_atomically
+
+    target = tmp_path / "summary.csv"
+    target.write_text("old\n")
+    real_open = builtins.open
+
+    class Full:
+        def __init__(self, file):
+            self.file = file
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            self.file.write(data[:3])
+            raise OSError(errno.ENOSPC, "No space left on device", self.file.name)
+
+    def open_full(path, mode="r", *args, **kwargs):
+        file = real_open(path, mode, *args, **kwargs)
+        return Full(file) if "w" in mode and ".tmp" in str(path) else file
+
+    monkeypatch.setattr(builtins, "open", open_full)
+    with pytest.raises(OSError) as raised:
+        write_text_atomically(target, "new\n")
+    monkeypatch.undo()
+    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.filename == str(target)  # the file asked for, not the temporary one
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.csv"]

@@ -136,3 +136,70 @@ def test_a_regression_runs_curves_are_its_rmse(tmp_path):
     assert set(curves) == {"epoch", "train_loss", "val_loss", "train_rmse", "val_rmse"}
     rmse = pd.read_csv(run_dir / "metrics.csv")["val_rmse"]
     assert curve_data.unpack(curves["val_rmse"]) == pytest.approx(rmse, abs=1e-4)
+
+
+def _page_data(page):
+    import html
+    import json
+    import re
+
+    found = re.search(r"<script type='application/json' id='explorer-data'>(.*?)</script>", page)
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.faults
+def test_the_rerun_command_passes_each_override_as_one_word(tmp_path):
+    import shlex
+    import subprocess
+
+    ledger = write_runs(tmp_path, learning_rates=(0.01, 0.05))
+    runs = pd.read_csv(ledger)
+    typed = ["+note=a b  c", "+other='x y'", "data.path=/tmp/my data.csv", "~trainer.plots"]
+    runs["overrides"] = [" ".join([*typed, f"seed={i}"]) for i in range(len(runs))]
+    runs.to_csv(ledger, index=False)
+    page = _report(tmp_path).read_text()
+    commands = _page_data(page)["sections"][0]["runs"]["command"]
+    for i, command in enumerate(commands):
+        assert command.startswith("python -m runner ")
+        words = command.removeprefix("python -m runner ")
+        pasted = subprocess.run(  # as a user pastes it into a shell
+            ["bash", "-c", f"printf '%s\\n' {words}"], capture_output=True, text=True, check=True
+        )
+        assert pasted.stdout.splitlines() == [*typed, f"seed={i}"]
+        assert shlex.split(words) == [*typed, f"seed={i}"]
+
+
+@pytest.mark.faults
+def test_a_garbled_number_in_the_ledger_is_left_out_of_the_best_runs_lines(tmp_path):
+    ledger = write_runs(tmp_path, learning_rates=(0.01, 0.05))
+    text = ledger.read_text().splitlines()
+    header = text[0].split(",")
+    row = text[1].split(",")
+    row[header.index("train_loss")] = "0.3x8"  # garbled: compare reads it as no number
+    ledger.write_text("\n".join([text[0], ",".join(row), *text[2:]]) + "\n")
+    page = _report(tmp_path).read_text()
+    assert "<h3>Best" in page and "0.3x8" not in page.split("<h3>Best", 1)[1].split("<pre>")[0]
+
+
+@pytest.mark.faults
+def test_a_report_that_cannot_be_written_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys):
+    import errno
+    import os
+
+    write_runs(tmp_path)
+    out = tmp_path / "report.html"
+
+    def fsync_on_a_full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync_on_a_full_disk)
+    monkeypatch.chdir(tmp_path)
+    from runner.analysis.report import main
+
+    assert main(["--out", str(out)]) == 1
+    monkeypatch.undo()
+    (line,) = capsys.readouterr().err.strip().splitlines()  # one line, no traceback
+    assert line.startswith(f"report: {out}: No space left on device (the disk is full")
+    assert line.endswith("; nothing was written")
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]

@@ -31,7 +31,9 @@ from runner.analysis.runs import (
     load_runs,
 )
 from runner.commands import run_command  # noqa: F401 - runner.compare's entry point
+from runner.errors import os_problem
 from runner.metric_names import higher_is_better
+from runner.records import write_text_atomically
 from runner.text import counted
 
 
@@ -196,7 +198,11 @@ def main(argv=None):
         print(grid.to_string(float_format=lambda v: f"{v:.4g}", na_rep="-"))
     if args.out:
         fmt = args.format if args.format in ("json", "markdown") else "csv"
-        Path(args.out).write_text(render(results, fmt, args.only_changed))
+        try:
+            write_text_atomically(Path(args.out), render(results, fmt, args.only_changed))
+        except OSError as error:  # a full disk, a folder that is not there or not writable
+            print(f"compare: {os_problem(error)}; the table was not written", file=sys.stderr)
+            return 1
         if args.format == "text":
             print(f"\ntable written to {args.out}")
     if args.plot:

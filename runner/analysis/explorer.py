@@ -7,6 +7,7 @@ Everything is plain JSON; the page (``explorer.js``) draws it with Apache EChart
 """
 
 import math
+import re
 import shlex
 from pathlib import Path
 
@@ -181,10 +182,32 @@ def _groups(runs, by, ok):
 def _command(overrides):
     """The single run of a job: ``python -m runner`` and its overrides; a search preset's run
     is told to run once (``hydra.mode=RUN``) rather than search again."""
-    words = str(overrides).split() if isinstance(overrides, str) else []
+    words = override_words(overrides) if isinstance(overrides, str) else []
     if any(w.startswith("hparams_search=") for w in words):
         words.append("hydra.mode=RUN")
     return " ".join(["python -m runner", *(shlex.quote(w) for w in words)])
+
+
+# What starts an override: ``key=``, ``+key=``, ``++key=`` (a group: ``model=``), ``~key``.
+_OVERRIDE_START = re.compile(r"(?:\+\+?)?[A-Za-z_][\w./@-]*=|~[A-Za-z_][\w./@-]*(?:=|$)")
+
+
+def override_words(text):
+    """The ledger's ``overrides`` (the job's overrides joined by spaces) -> one string per
+    override, as typed: a value with spaces (``+note=a b``, ``+x='c d'``) stays one override.
+    A word starts a new override only outside quotes and when it looks like one (``key=``)."""
+    words, space = [], ""
+    for piece in re.split(r"(\s+)", text.strip()):
+        if piece.isspace() or not piece:
+            space = piece
+            continue
+        open_quote = words and (words[-1].count("'") % 2 or words[-1].count('"') % 2)
+        if words and (open_quote or not _OVERRIDE_START.match(piece)):
+            words[-1] += space + piece
+        else:
+            words.append(piece)
+        space = ""
+    return words
 
 
 def _searches(runs):

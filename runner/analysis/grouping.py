@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from runner.metric_names import CLASSIFICATION, REGRESSION
-from runner.records import RUN_COLUMNS
+from runner.records import RUN_COLUMNS, warn
 
 GROUP_CHOICES = ["model", "data", "loss", "optimizer"]
 REGRESSION_LOSSES = {"mse", "mae"}
@@ -211,23 +211,44 @@ def one_per_experiment(runs):
 def values_at(runs, metric, at):
     """The value each run is ranked by: its last logged ``metric`` ("last"), or ``metric`` at
     the epoch where its val_loss was lowest ("best"; read from its metrics.csv, the ledger's
-    best_val_loss for val_loss itself) -> (Series, how many runs had no metrics.csv)."""
+    best_val_loss for val_loss itself) -> (Series, the runs ranked at their last epoch instead).
+
+    A run whose metrics.csv cannot be read (gone, damaged) or has no val_loss is ranked at its
+    last epoch, and a warning names it: never left out, never silently."""
     values = pd.to_numeric(runs[metric], errors="coerce")
     if at == "last":
-        return values, 0
+        return values, []
     if metric == "val_loss" and "best_val_loss" in runs:
-        return pd.to_numeric(runs["best_val_loss"], errors="coerce"), 0
-    best = pd.Series(float("nan"), index=runs.index)
-    missing = 0
+        return pd.to_numeric(runs["best_val_loss"], errors="coerce"), []
+    best = values.copy()
+    fallen_back = []
+    names = runs["run_id"] if "run_id" in runs else pd.Series(runs.index, index=runs.index)
     for index, run_dir in runs.get("run_dir", pd.Series(dtype=object)).items():
-        path = Path(str(run_dir)) / "metrics.csv"
-        try:
-            metrics = pd.read_csv(path, usecols=lambda c: c in ("val_loss", metric))
-        except (OSError, ValueError, pd.errors.EmptyDataError):
-            missing += 1
-            continue
-        if "val_loss" not in metrics or metric not in metrics or metrics["val_loss"].isna().all():
-            missing += 1
-            continue
-        best[index] = metrics[metric].iloc[int(metrics["val_loss"].idxmin())]
-    return best, missing
+        value, why = _best_of(Path(str(run_dir)) / "metrics.csv", metric)
+        if why is None:
+            best[index] = value
+        else:
+            fallen_back.append(f"{names[index]} ({why})")
+    if fallen_back:
+        shown = "; ".join(fallen_back[:5]) + (
+            f"; and {len(fallen_back) - 5} more" if len(fallen_back) > 5 else ""
+        )
+        warn(f"--at best: {len(fallen_back)} runs ranked at their last epoch instead: {shown}")
+    return best, fallen_back
+
+
+def _best_of(path, metric):
+    """(``metric`` at the epoch of lowest val_loss in the metrics.csv ``path``, None), or
+    (None, why it cannot be told)."""
+    try:
+        metrics = pd.read_csv(path, usecols=lambda c: c in ("val_loss", metric))
+    except FileNotFoundError:
+        return None, "no metrics.csv"
+    except (OSError, ValueError, pd.errors.EmptyDataError) as error:
+        return None, f"metrics.csv cannot be read: {str(error).splitlines()[0][:80]}"
+    if "val_loss" not in metrics or metric not in metrics:
+        return None, f"its metrics.csv has no {'val_loss' if 'val_loss' not in metrics else metric}"
+    losses = pd.to_numeric(metrics["val_loss"], errors="coerce")
+    if losses.isna().all():
+        return None, "its metrics.csv has no val_loss value"
+    return pd.to_numeric(metrics[metric], errors="coerce").iloc[int(losses.idxmin())], None

@@ -23,6 +23,7 @@ from runner.analysis.compare import add_selection_arguments, selected_runs
 from runner.analysis.ranking import compare, default_by, default_metric, pivot
 from runner.analysis.rendering import shown_groups
 from runner.analysis.runs import UNRECORDED_NOTE, CompareError, count_unrecorded
+from runner.errors import os_problem
 from runner.metric_names import headline, higher_is_better, score_columns, task_of_columns
 from runner.records import write_text_atomically
 
@@ -200,7 +201,9 @@ def _best_runs(runs, metric, top, scratch, common):
     for rank, (_, run) in enumerate(best.iterrows(), start=1):
         run_dir = Path(str(run.get("run_dir", "")))
         figures = ", ".join(
-            f"{key} {run[key]:.4g}" for key in _figures(run) if key in run and run[key] == run[key]
+            f"{key} {value:.4g}"
+            for key in _figures(run)
+            if key in run and (value := _number(run[key])) is not None
         )
         pictures = [_img(p, p.name, "square") for p in _pictures(run_dir, scratch / str(rank))]
         differs = {k: v for k, v in run.items() if k in _config_keys(runs) and k not in common}
@@ -216,6 +219,15 @@ def _best_runs(runs, metric, top, scratch, common):
         f"</summary><pre>{_e(_yaml_lines(common))}</pre></details>"
     )
     return parts
+
+
+def _number(value):
+    """A cell as a float, or None when it is empty or not a number (a garbled ledger cell)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None
 
 
 def _figures(run):
@@ -296,7 +308,11 @@ def main(argv=None):
         print(f"report: {error}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    write_text_atomically(out, page)
+    try:
+        write_text_atomically(out, page)
+    except OSError as error:  # a full disk, a folder that is not there or not writable
+        print(f"report: {os_problem(error)}; nothing was written", file=sys.stderr)
+        return 1
     print(f"report written to {args.out} ({len(page.encode()) / 2**20:.1f} MB, {len(runs)} runs)")
     if args.open:
         _open(out)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from runner.records import UNRECORDED, read_runs
+from runner.errors import os_problem
+from runner.records import UNRECORDED, DamagedFile, read_runs
 
 DEFAULT_LEDGER = Path("outputs") / "runs.csv"
 TEXT_COLUMNS = {
@@ -28,8 +29,12 @@ def load_runs(sources):
         for path in _csv_files(Path(source)):
             try:
                 frame = read_runs(path, dtype=TEXT_COLUMNS)  # a key of digits stays text
+            except DamagedFile as error:
+                raise CompareError(f"{error}; pass another ledger or summary") from None
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
                 raise CompareError(f"{path} is not a readable CSV file ({error})") from None
+            except OSError as error:
+                raise CompareError(os_problem(error)) from None
             if "status" not in frame.columns:
                 raise CompareError(
                     f"{path} has no 'status' column; pass a runs.csv ledger, a summary.csv or a run/sweep folder"

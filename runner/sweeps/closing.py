@@ -7,10 +7,12 @@ names come from ``runner.metric_names``).
 """
 
 import math
+import sys
 
 import pandas as pd
 
 from runner.metric_names import CLASSIFICATION, REGRESSION, headline, score_columns
+from runner.progress import say
 from runner.text import clip, counted, terminal_width
 
 CELL = 24  # widest value shown in a cell; longer ones end in "…"
@@ -44,6 +46,35 @@ def best_groups(table, by, metric, width=None, task=CLASSIFICATION, jobs=None):
     if table["not_ok"].any():
         optional.insert(0, ("not_ok", table["not_ok"].astype(int)))
     return _fitted(shown, optional, width)
+
+
+def numbers_only(jobs, path):
+    """The jobs with every metric cell that is neither empty nor a number (a reused job's
+    garbled ledger row) made empty, each such cell named in a warning (at most five)."""
+    from runner.analysis.ranking import METRICS, TEST_METRICS
+
+    jobs = jobs.copy()
+    bad_cells = []
+    for column in [*METRICS, *TEST_METRICS, "best_val_loss", "seconds"]:
+        if column not in jobs:
+            continue
+        numeric = pd.to_numeric(jobs[column], errors="coerce")
+        text = jobs[column].astype(str).str.strip()
+        bad = jobs[column].notna() & numeric.isna() & (text != "") & (text.str.lower() != "nan")
+        bad_cells += [(index, column, jobs.at[index, column]) for index in jobs.index[bad]]
+        jobs[column] = numeric
+    for index, column, value in bad_cells[:5]:
+        job = jobs.at[index, "job"] if "job" in jobs else index
+        job = "-" if pd.isna(job) else int(job)
+        say(
+            f"warning: {path}: job {job}: {column} {str(value)[:40]!r} is not a number "
+            "(its ledger row is damaged?); left out of the table",
+            file=sys.stderr,
+        )
+    if len(bad_cells) > 5:
+        more = counted(len(bad_cells) - 5, "more such cell")
+        say(f"warning: {path}: {more}", file=sys.stderr)
+    return jobs
 
 
 def shown_columns(task):

@@ -24,7 +24,7 @@ from runner.records import (
     read_runs,
     write_csv_atomically,
 )
-from runner.sweeps import stopping
+from runner.sweeps import planned, stopping
 from runner.text import clip, counted, terminal_width
 
 
@@ -54,6 +54,8 @@ def collect_jobs(sweep_dir):
                 }
             )
         )
+    started = {row.get("overrides", "") for row in rows}
+    rows += [ordered_row(row) for row in planned.not_started(sweep_dir, started)]
     if not rows:
         return pd.DataFrame()
     columns = list(dict.fromkeys(column for row in rows for column in row))
@@ -64,8 +66,8 @@ def collect_jobs(sweep_dir):
 def _own_summary(path):
     """The row a job wrote for itself, as text, or None if it wrote none (or a damaged one)."""
     try:
-        with open(path, newline="", encoding="utf-8") as file:
-            lines = list(csv.reader(file))
+        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as file:
+            lines = list(csv.reader(file))  # bytes that are not UTF-8 pass through as they are
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
     if len(lines) != 2 or len(lines[0]) != len(lines[1]):
@@ -197,7 +199,10 @@ def finish(sweep_dir, top=10):
     failed = jobs[~jobs["status"].isin(["ok", "pruned"])]
     if len(failed):
         say(f"\njobs that did not finish ok:\n{closing.not_ok(failed, jobs)}", file=sys.stderr)
-    return exit_code(jobs)
+    code = exit_code(jobs)
+    if code == EXIT_UNFINISHED:
+        say(f"to finish it: python -m runner --resume {relative(Path(sweep_dir))}", file=sys.stderr)
+    return code
 
 
 def exit_code(jobs):
@@ -221,11 +226,20 @@ def _headline(jobs, path):
 
 
 def _best(jobs, path, top):
+    """The closing table of the best groups. A reused job's row with a damaged number (its
+    ledger row garbled) is warned about and left out of that cell; the table never decides
+    the sweep's exit, the jobs do."""
     from runner.analysis.ranking import compare, default_by, default_metric
+    from runner.analysis.runs import CompareError
     from runner.sweeps import closing
 
-    by, metric = default_by(jobs), default_metric(jobs)
-    table, _ = compare(jobs, by, metric, ties=False)  # runner.compare tests for ties
+    jobs = closing.numbers_only(jobs, path)
+    try:
+        by, metric = default_by(jobs), default_metric(jobs)
+        table, _ = compare(jobs, by, metric, ties=False)  # runner.compare tests for ties
+    except CompareError as error:
+        say(f"warning: no table of the best groups: {error}", file=sys.stderr)
+        return
     task = closing.task_of_jobs(jobs)
     say(closing.best_groups(table.head(top), by, metric, task=task, jobs=jobs))
     if len(table) > top:
