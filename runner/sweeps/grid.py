@@ -15,6 +15,7 @@ from runner.checks import check_runner
 from runner.progress import say
 from runner.sweeps.compose import cache_for
 from runner.sweeps.dry_run import describe
+from runner.sweeps.planned import write_planned
 from runner.sweeps.prepare import ledger_path, start
 
 
@@ -46,6 +47,7 @@ def sweep(sweeper, arguments):
     sweep_dir.mkdir(parents=True, exist_ok=True)
     start(config, sweep_dir, settings["resume"])
     OmegaConf.save(config, sweep_dir / "multirun.yaml")
+    write_planned(sweep_dir, sweeper.overrides)
     returns, initial_job_idx = [], 0
     while not sweeper.is_done():
         batch = sweeper.get_job_batch()
