@@ -1,13 +1,19 @@
 """Where a training step's time goes, phase by phase, for W1-W3 (see bench/speed.py).
 
-    python bench/profile_step.py [W1 W2 W3] [--epochs 2]
+    python bench/profile_step.py [W1 W2 W3] [--epochs 2] [--drift W3] [--drift-epochs 10]
 
 Wraps every layer's forward and backward, the loss, the fused backward, the batch gather and
 the optimizer step of a real ``Model.train_epoch`` with timers, and sets the total against the
 GEMM floor: the same matrix products timed on their own, back to back.
+
+Then, for the ``--drift`` workloads, trains a fresh model for ``--drift-epochs`` epochs without
+timers and prints every epoch's time, the last epoch's over the first, and the share of
+subnormal values in parameters and optimizer state at the end: a step that slows down as
+training goes on (state decaying into subnormal floats) shows as a ratio above 1.
 """
 
 import argparse
+import os
 import sys
 import time
 from collections import defaultdict
@@ -120,13 +126,49 @@ def profile(name, epochs):
     )
 
 
+def drift(name, epochs):
+    """Per-epoch times of one uninstrumented run, the last over the first, and the subnormals."""
+    X, y = speed.load_data(name)
+    spec = speed.WORKLOADS[name]
+    run = speed.NncoreRun(spec, name, X, y)
+    load_before = os.getloadavg()[0]
+    seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        run.train(1)
+        seconds.append(time.perf_counter() - start)
+    load = max(load_before, os.getloadavg()[0])
+    (params, n_params), (state, n_state) = run.subnormals()
+    print(f"\n### {spec['title']}: {epochs} epochs from fresh weights\n")
+    print("| epoch | " + " | ".join(str(i + 1) for i in range(epochs)) + " |")
+    print("|---" * (epochs + 1) + "|")
+    print("| seconds | " + " | ".join(f"{t:.3f}" for t in seconds) + " |")
+    print(
+        f"\nLast epoch over first: {seconds[-1] / seconds[0]:.2f}; over the fastest: "
+        f"{seconds[-1] / min(seconds):.2f}. Subnormal at the end: {100 * params:.2f}% of "
+        f"{n_params} parameters, {100 * state:.2f}% of {n_state} optimizer state values."
+    )
+    cpus = os.cpu_count() or 1
+    if load > 0.5 * cpus:
+        print(
+            f"Load average up to {load:.1f} on {cpus} CPUs during the run: other processes "
+            "shared the CPUs, so these times are noisy."
+        )
+    return seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workloads", nargs="*", default=["W2", "W3"])
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--drift", nargs="*", default=["W3"], help="workloads to run long")
+    parser.add_argument("--drift-epochs", type=int, default=10)
     args = parser.parse_args()
-    for name in args.workloads:
+    for name in args.workloads if args.epochs > 0 else ():  # --epochs 0: drift only
         profile(name, args.epochs)
+    if args.drift_epochs > 1:
+        for name in args.drift:
+            drift(name, args.drift_epochs)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,18 @@ def initial_weights(sizes, name):
     return weights
 
 
+def subnormal_share(arrays):
+    """Share of the values in ``arrays`` that are subnormal (non-zero, below the smallest
+    normal number of their dtype), and how many values there are."""
+    count = total = 0
+    for array in arrays:
+        magnitude = np.abs(array)
+        tiny = np.finfo(magnitude.dtype).smallest_normal
+        count += int(np.count_nonzero((magnitude > 0) & (magnitude < tiny)))
+        total += magnitude.size
+    return count / max(total, 1), total
+
+
 # ---------------------------------------------------------------- implementations
 
 
@@ -93,6 +105,11 @@ class NncoreRun:
 
     def forward(self):
         return self.model.evaluate(self.X, self.y)
+
+    def subnormals(self):
+        """(share in parameters, share in optimizer state), each with its number of values."""
+        params = self.model.parameters()
+        return subnormal_share([params]), subnormal_share(self.model.optimizer.state(params))
 
     def accuracy(self):
         return self.model.evaluate(self.X, self.y)["accuracy"]
@@ -141,6 +158,17 @@ class TorchRun:
             for start in range(0, n, self.batch):
                 index = order[start : start + self.batch]
                 self._step(self.X.index_select(0, index), self.y.index_select(0, index))
+
+    def subnormals(self):
+        """(share in parameters, share in Adam's state), each with its number of values."""
+        params = [p.detach().numpy() for p in self.net.parameters()]
+        state = [
+            value.numpy()
+            for slots in self.optimizer.state.values()
+            for key, value in slots.items()
+            if key != "step"
+        ]
+        return subnormal_share(params), subnormal_share(state)
 
     def forward(self):
         with self.torch.no_grad():
@@ -267,7 +295,7 @@ def time_training(name, spec, peers, quick):
     repeats = 1 if quick else spec["repeats"]
     times = {cls.label: [] for cls in peers}
     times["gemm"] = []
-    accuracy = {}
+    accuracy, subnormals = {}, {}
     for _ in range(repeats):
         times["gemm"].append(round_gemm())
         for cls in peers:
@@ -286,7 +314,9 @@ def time_training(name, spec, peers, quick):
 
             times[cls.label].append(guarded(sample))
             accuracy[cls.label] = runs[-1].accuracy()
-    return times, accuracy, len(X)
+            if hasattr(runs[-1], "subnormals"):
+                subnormals[cls.label] = runs[-1].subnormals()
+    return times, accuracy, subnormals, epochs, len(X)
 
 
 def time_forward(name, peers, quick):
@@ -440,6 +470,17 @@ def ratio(samples, reference):
     return f"{statistics.median(a / b for a, b in zip(samples, reference, strict=True)):.2f}"
 
 
+def subnormal_lines(subnormals, epochs):
+    """One line per implementation: the share of subnormal values at the end of the run."""
+    lines = []
+    for label, ((params, n_params), (state, n_state)) in subnormals.items():
+        lines.append(
+            f"Subnormal values after {epochs} epochs, {label}: {100 * params:.2f}% of "
+            f"{n_params} parameters, {100 * state:.2f}% of {n_state} optimizer state values."
+        )
+    return lines
+
+
 def training_table(name, times, accuracy, n, limit):
     spec = WORKLOADS[name]
     flops = 6 * parameters(spec["sizes"]) * n
@@ -532,9 +573,13 @@ def main():
     out.append("")
     for name in ("W1", "W2", "W3"):
         if name in parts:
-            times, accuracy, n = time_training(name, WORKLOADS[name], peers, args.quick)
-            out += training_table(name, times, accuracy, n, best) + [""]
-            print("\n".join(out[-len(times) - 5 :]), flush=True)
+            times, accuracy, subnormals, epochs, n = time_training(
+                name, WORKLOADS[name], peers, args.quick
+            )
+            table = training_table(name, times, accuracy, n, best)
+            table += [""] + subnormal_lines(subnormals, epochs) + [""]
+            out += table
+            print("\n".join(table), flush=True)
     for name in ("W1", "W3"):
         if f"F{name[1]}" in parts:
             times, n = time_forward(name, peers, args.quick)

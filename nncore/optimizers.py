@@ -41,14 +41,23 @@ class Optimizer:
     and whether it can be negative."""
 
     n_slots = 0  # state arrays per parameter (momentum, cache, ...)
-    # steps between sweeps at most; None switches sweeps off (to measure what they save)
-    max_sweep_interval = MAX_SWEEP_INTERVAL
 
     def __init__(self, learning_rate, decay):
         self.learning_rate = positive("learning_rate", learning_rate)
         self.decay = non_negative("decay", decay)
         self.iterations = 0
         self._state = {}
+        self.max_sweep_interval = MAX_SWEEP_INTERVAL
+
+    @property
+    def max_sweep_interval(self):
+        """Steps between sweeps at most; None switches sweeps off (to measure what they save)."""
+        return self._max_sweep_interval
+
+    @max_sweep_interval.setter
+    def max_sweep_interval(self, value):
+        self._max_sweep_interval = value
+        self._interval = None  # worked out again at the next step
 
     def __repr__(self):
         return f"{type(self).__name__}(learning_rate={self.learning_rate}, decay={self.decay})"
@@ -65,7 +74,9 @@ class Optimizer:
             for param, grad in getattr(layer, "params", ()):
                 self._update(param, grad, self._slots(param), lr)
         self.iterations += 1
-        interval = self.sweep_interval
+        interval = self._interval
+        if interval is None:  # once: the property costs microseconds, a step on W1 about ten
+            interval = self._interval = self.sweep_interval
         if interval and self.iterations % interval == 0:
             self.sweep()
 
@@ -100,11 +111,15 @@ class Optimizer:
             scratch = slots[-1]
             limits = self._limits(scratch.dtype)
             for slot, limit, (_, signed) in zip(slots, limits, decays, strict=False):
+                # branch-free passes: a masked copy with a scattered mask is several times
+                # slower, and np.maximum against a scalar three times slower than an array
                 if signed:
                     np.abs(slot, out=scratch)
-                    np.copyto(slot, 0, where=np.less(scratch, limit))
+                    np.greater_equal(scratch, limit, out=scratch)  # 1.0 keeps, 0.0 flushes
+                    slot *= scratch
                 else:
-                    np.maximum(slot, limit, out=slot)
+                    scratch.fill(limit)
+                    np.maximum(slot, scratch, out=slot)
 
     def _slots(self, param):
         """State arrays for ``param`` plus one scratch array, made once: signed slots start at
