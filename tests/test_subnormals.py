@@ -95,11 +95,15 @@ def test_sweeps_change_no_float32_parameter(name):
     np.testing.assert_array_equal(with_sweeps.parameters(), without.parameters())
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_state_that_decays_for_many_steps_stays_normal(name):
-    """Default hyperparameters; a state that starts at typical magnitudes and then sees zero
-    gradients for 3000 steps (800 take Adam's first moment into the subnormal range)."""
-    optimizer = OPTIMIZERS[name]() if name != "sgd" else OPTIMIZERS[name](momentum=0.9)
+@pytest.mark.parametrize(
+    "name, settings",
+    [(name, {}) for name in sorted(OPTIMIZERS) if name != "sgd"]
+    + [("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.1}), ("rmsprop", {"rho": 0.2})],
+)
+def test_state_that_decays_for_many_steps_stays_normal(name, settings):
+    """A state that starts at typical magnitudes and then sees zero gradients for 3000 steps
+    (800 take Adam's first moment into the subnormal range; 35 a momentum of 0.1)."""
+    optimizer = OPTIMIZERS[name](**settings)
     rng = np.random.default_rng(0)
     value = rng.standard_normal(1000).astype(np.float32)
     grad = (rng.standard_normal(1000) * 1e-3).astype(np.float32)
