@@ -60,6 +60,27 @@ def start_cli(cwd, *args, module="runner", env=None):
     )
 
 
+def _no_server(reason):
+    """Skip a test whose server cannot run here; fail it where CI promised every server
+    (NNRUNNER_REQUIRE_SERVERS=1, set by .ci/run after installing them)."""
+    if os.environ.get("NNRUNNER_REQUIRE_SERVERS") == "1":
+        pytest.fail(f"NNRUNNER_REQUIRE_SERVERS=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real Slurm on this machine (tests/slurm_cluster.py), one for the whole session."""
+    from slurm_cluster import SlurmCluster, missing
+
+    reason = missing()
+    if reason:
+        _no_server(f"no Slurm: {reason}")
+    cluster = SlurmCluster().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     """A fresh working folder, also the current directory of the test."""

@@ -36,9 +36,20 @@ class _WithoutSubmitit(Launcher):
 class _Packing:
     cluster: str | None = None  # submitit's name for the executor: "local" or "slurm"
 
-    def __init__(self, jobs_per_task=1, **params):
+    def __init__(self, jobs_per_task=1, requeue=False, max_requeues=3, **params):
         super().__init__(**params)
         self.jobs_per_task = jobs_per_task
+        self.requeue = requeue
+        self.max_requeues = max_requeues
+
+    def setup(self, *, hydra_context, task_function, config):
+        """Before the sweep writes anything: a Slurm controller that answers and a partition
+        it has (runner.sweeps.slurm_queue.preflight)."""
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        if self.cluster == "slurm" and LocalLauncher is not None:
+            from runner.sweeps.slurm_queue import preflight
+
+            preflight(self.params.get("partition"))
 
     def launch(self, job_overrides, initial_job_idx):
         if LocalLauncher is None:
@@ -51,19 +62,12 @@ class _Packing:
             )
         from runner.sweeps.packing import launch_packed
 
-        if self.jobs_per_task == 1:
-            return super().launch(job_overrides, initial_job_idx)
         return launch_packed(
             self,
             job_overrides,
             initial_job_idx,
             lambda: super(_Packing, self).launch(job_overrides, initial_job_idx),
         )
-
-    def run_pack(self, pack, singleton_state):
-        from runner.sweeps.packing import run_pack
-
-        return run_pack(self, pack, singleton_state)
 
 
 # the base is the extra's launcher when it is installed: a type checker sees one of the two

@@ -418,3 +418,53 @@ def submitit_executor(params, cluster, sweep_config):
     if "mode" in sweep_config.hydra.sweep:
         os.chmod(sweep_dir, mode=int(str(sweep_config.hydra.sweep.mode), 8))
     return executor
+
+
+def squeue_watcher(states_of, delay_s=10):
+    """A submitit watcher for Slurm jobs that reads their states with ``states_of(job ids)``
+    (``{task id: state}``, ``None`` to ask again later; a task not in it has ended) instead of
+    ``sacct``. Built on submitit's ``SlurmInfoWatcher``, whose ``update`` and its records
+    (``_registered``, ``_finished``, ``_info_dict``, ``_last_status_check``) are private."""
+    import time
+
+    try:
+        from submitit.slurm.slurm import SlurmInfoWatcher
+
+        probe = SlurmInfoWatcher(delay_s=delay_s)
+        for name in ("_registered", "_finished", "_info_dict", "_last_status_check"):
+            getattr(probe, name)
+    except (ImportError, AttributeError) as error:
+        raise Moved("submitit", "slurm.SlurmInfoWatcher", error) from None
+
+    class SqueueWatcher(SlurmInfoWatcher):
+        def update(self):
+            waiting = self._registered - self._finished
+            if not waiting:
+                return
+            states = states_of(sorted({job_id.split("_")[0] for job_id in waiting}))
+            if states is None:
+                return
+            for job_id in waiting:
+                state = states.get(job_id, "ENDED")
+                self._info_dict[job_id] = {"State": state, "JobID": job_id}
+                if state == "ENDED":
+                    self._finished.add(job_id)
+            self._last_status_check = time.time()
+
+    return SqueueWatcher(delay_s=delay_s)
+
+
+def use_watcher(job, watcher):
+    """Follow one submitit job with ``watcher`` instead of its class's own."""
+    job.watcher = watcher
+    watcher.register_job(job.job_id)
+
+
+def submitit_signal_handler(installed):
+    """The ``SignalHandler`` submitit installed in a task (its SIGUSR2 handler is that
+    object's bound ``checkpoint_and_try_requeue``), or None when it installed none."""
+    handler = getattr(installed, "__self__", None)
+    needed = ("checkpoint_and_try_requeue", "checkpoint_and_exit")
+    if handler is None or not all(hasattr(handler, name) for name in needed):
+        return None
+    return handler

@@ -23,8 +23,8 @@ ERROR = "error"
 
 @dataclass(frozen=True)
 class JobResult:
-    """``status`` is the run's (ok, diverged, failed, pruned, interrupted), or ``error`` when the
-    task raised; ``objective`` the config's objective (a list for a multi-objective search,
+    """``status`` is the run's (ok, diverged, failed, pruned, interrupted), ``not_started`` for a
+    job its launcher's task ended before (runner.sweeps.packing), or ``error`` when the task raised; ``objective`` the config's objective (a list for a multi-objective search,
     NaN where the run has none); ``reused``: found done in the ledger and not run again."""
 
     status: str
