@@ -97,7 +97,7 @@ METRICS = {  # metrics.csv columns (runner.records.METRIC_COLUMNS, REGRESSION_ME
     "learning_rate": "the learning rate at that epoch (`learning_rate / (1 + decay * step)`)",
     "seconds": "seconds since training started",
 }
-STATUSES = {  # runner.records.STATUSES, and not_started (a summary row only)
+STATUSES = {  # runner.records.STATUSES (not_started: a summary row only)
     "ok": "finished",
     "diverged": "the loss or a parameter went wrong (NaN, infinite, saturated, or the loss "
     "ended above 1.5 x the untrained one); `message` names the sign",
@@ -148,6 +148,7 @@ RUNNER_FLAGS = {  # python -m runner's flags that are the runner's own, not Hydr
         "overrides after it are added",
     ),
 }
+MARKER_FOLDERS = (".running", ".claims")  # listed as a folder: their files are one per job
 # What runs write, by where it is (runner.records, runner.sweeps); files_page lists what a run
 # and a sweep really write, and a file without a line here fails the build.
 FILES = {
@@ -156,6 +157,8 @@ FILES = {
         "runs.csv.lock": "the ledger's file lock: parallel jobs append one at a time",
         ".runs.csv.index.npz": "the ledger's `run_key` and `status` columns as scanned, so a "
         "later sweep reads only the rows appended since",
+        ".claims/": "one lock per run key a job is training (and who holds it): two sweeps "
+        "started at once never train one experiment twice",
     },
     "run": {
         "metrics.csv": "one row per logged epoch: epoch 0 (the untrained network), every "
@@ -181,6 +184,10 @@ FILES = {
         "summary.csv": "one row per job, rebuilt from the job folders (so it is complete "
         "whichever launcher ran them) and written even when the sweep is stopped",
         "multirun.yaml": "the sweep's config and overrides: what `--resume` reads",
+        ".planned.csv": "a grid sweep: every job it means to run (number, overrides), so its "
+        "summary lists those that never started as `not_started`",
+        ".sweep.lock": "held by the process running the sweep: a second `--resume` of the "
+        "folder says who holds it",
         ".known_runs.npz": "the ledger's keys when the sweep started: what each job looks up "
         "to skip an experiment already done",
         ".running/": "one marker per running job (host and pid), removed once the job has "
@@ -561,7 +568,7 @@ def columns_page():
         "| status | meaning |",
         "|---|---|",
     ]
-    for status in (*CODE_STATUSES, "not_started"):
+    for status in dict.fromkeys((*CODE_STATUSES, "not_started")):
         meaning = STATUSES.get(status)
         if meaning is None:
             problem(f"status {status} (runner.records.STATUSES) has no meaning")
@@ -605,9 +612,10 @@ def written():
             names = []
             for item in sorted(path.rglob("*")):
                 relative = item.relative_to(path)
-                if relative.parts[0] in skip or (item.is_dir() and relative.parts[0] != ".running"):
+                top = relative.parts[0]
+                if top in skip or (item.is_dir() and top not in MARKER_FOLDERS):
                     continue
-                names.append(".running/" if relative.parts[0] == ".running" else str(relative))
+                names.append(f"{top}/" if top in MARKER_FOLDERS else str(relative))
             return list(dict.fromkeys(names))
 
         return {
