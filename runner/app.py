@@ -13,8 +13,9 @@ from runner.job import is_multirun, single_run
 from runner.plugins import make_visible
 from runner.presets import with_declared_mode
 from runner.stack import main_options, refusal, untested
-from runner.sweeps import context, resume, stopping
+from runner.sweeps import context, flags, folder_lock, resume, stopping
 from runner.sweeps import summary as sweep
+from runner.sweeps.prepare import SweepFolderBusy
 
 
 def _conf_dir():
@@ -53,8 +54,10 @@ def main():
     sys.argv[1:], hints = comma_lists(sys.argv[1:])  # data.features=a,b: the list meant
     for hint in hints:
         print(f"note: {hint}", file=sys.stderr)
+    sys.argv[1:], given = flags.take(sys.argv[1:])
+    folder_lock.wait_when_busy(given.wait)
     try:
-        sys.argv[1:] = resume.rewrite(sys.argv[1:])
+        sys.argv[1:] = resume.rewrite(sys.argv[1:], trust=given.trust_folder)
     except resume.ResumeError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
@@ -68,6 +71,10 @@ def main():
     except SystemExit:
         _finish_sweep()
         raise
+    except SweepFolderBusy as error:  # another process runs the folder: leave it all to that one
+        context.finish()
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     except Exception as error:
         if _resume_failed(error):
             sys.exit(EXIT_USAGE)
@@ -128,6 +135,9 @@ def _finish_sweep():
     """The sweep is over (or never started): its workers closed, its summary written -> the
     sweep's exit code, 0 without one."""
     ended = context.finish()
-    if ended is None or ended.sweep_dir is None:
-        return 0
-    return sweep.finish(ended.sweep_dir)
+    try:
+        if ended is None or ended.sweep_dir is None:
+            return 0
+        return sweep.finish(ended.sweep_dir)
+    finally:
+        folder_lock.release()  # after the summary: it too is written by the folder's holder

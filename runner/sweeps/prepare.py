@@ -34,6 +34,10 @@ def prepare_multirun(config):
     return sweep_dir
 
 
+class SweepFolderBusy(Exception):
+    """Another live process runs this sweep folder: the one line shown, exit status 2."""
+
+
 GRID_SWEEPER = "hydra_plugins.nnrunner.grid_sweeper.GridSweeper"  # hydra/sweeper=grid
 
 
@@ -44,11 +48,17 @@ def is_grid(config):
 
 
 def start(config, sweep_dir, mode):
-    """Before the first job: forget a previous attempt's stop and failure markers (a resumed
-    sweep) and leave the snapshot of the ledger the jobs look themselves up in."""
+    """Before the first job: take the sweep folder for this process (``runner.sweeps.folder_lock``:
+    another process running it stops this one in one line, or is waited for with --wait),
+    forget a previous attempt's stop and failure markers (a resumed sweep) and leave the
+    snapshot of the ledger the jobs look themselves up in."""
     from runner.progress import say
-    from runner.sweeps import reuse, stopping
+    from runner.sweeps import folder_lock, reuse, stopping
 
+    try:
+        folder_lock.hold(sweep_dir, say=say)
+    except folder_lock.FolderBusy as error:
+        raise SweepFolderBusy(str(error)) from None
     stopping.clear(sweep_dir)
     _, note = reuse.take_snapshot(sweep_dir, ledger_path(config), mode)
     if note:

@@ -7,10 +7,12 @@ then whatever is typed after the folder) before Hydra parses the arguments. The 
 decide for themselves, as in any sweep (``runner.sweeps.reuse``): a job whose run is ``ok`` in
 its own folder does nothing, the others run again in their folders.
 
-A sweep folder may come from someone else, so what it asks to instantiate is checked first: a
-``_target_`` outside the runner's own (``runner.stack.EXECUTION_WHITELIST``) is refused before
-Hydra sees it. Hydra 1.4's whitelist refuses such a callback too; this check also covers 1.3,
-and the Optuna samplers and pruners, which the runner builds itself.
+A sweep folder may come from someone else, so what it replays is checked first
+(``runner.sweeps.replayable``): only overrides of the runner's own config keys and plugins; a
+``_target_`` outside the runner's own, ``hydra.callbacks``, another ``hydra/...`` option, a
+launcher's shell ``setup`` or a config folder of its own is refused in one line before Hydra
+sees it, unless ``--trust-folder`` is given. Hydra 1.4's whitelist refuses a foreign callback
+too; this check also covers 1.3, and what no whitelist sees (environment, logging, search path).
 """
 
 import re
@@ -20,8 +22,10 @@ from omegaconf import OmegaConf
 
 from runner.errors import available_options
 from runner.stack import EXECUTION_WHITELIST
+from runner.sweeps import replayable
+from runner.sweeps.flags import RESUME, TRUST_FOLDER
 
-FLAG = "--resume"
+FLAG = RESUME
 _active: list[str] = []  # the folder being resumed, for error messages
 
 
@@ -29,15 +33,17 @@ class ResumeError(Exception):
     """A --resume that cannot be done; the message is the one line the user sees."""
 
 
-def rewrite(args):
-    """Command-line arguments (without the program) -> the arguments Hydra is given."""
+def rewrite(args, trust=False):
+    """Command-line arguments (without the program) -> the arguments Hydra is given.
+    ``trust`` (``--trust-folder``): replay the folder's overrides whatever they name."""
     if not any(a == FLAG or a.startswith(FLAG + "=") for a in args):
         return args
     folder, rest = _split(args)
     sweep_dir = Path(folder).expanduser().absolute()
     config = _multirun_config(folder, sweep_dir)
     overrides = OmegaConf.to_container(config.hydra.overrides, resolve=False)  # as typed
-    _refuse_foreign_targets(folder, overrides["hydra"] + overrides["task"], config)
+    if not trust:
+        _refuse_what_is_not_ours(folder, overrides["hydra"] + overrides["task"], config)
     hydra = [o for o in overrides["hydra"] if not o.startswith(("hydra.mode=", "hydra.sweep.dir="))]
     front = ["-m"]
     name = config.hydra.job.get("config_name")
@@ -94,21 +100,32 @@ def _multirun_config(folder, sweep_dir):
     return config
 
 
-def _refuse_foreign_targets(folder, overrides, config):
-    """A saved override or callback that names a ``_target_`` not the runner's own -> ResumeError
-    naming the key, before anything is instantiated."""
-    found = [(o + "=").lstrip("+~").split("=", 1) for o in overrides if "_target_" in o]
-    named = [(key, value.rstrip("=").strip("'\"")) for key, value in found]  # a node value too
+def _refuse_what_is_not_ours(folder, overrides, config):
+    """A saved override, callback or config source that is not the runner's own (see
+    ``runner.sweeps.replayable``) -> ResumeError naming it, before anything is instantiated."""
+    trust = f"give {TRUST_FOLDER} to replay it anyway, only for a folder you made or trust as code"
+    try:
+        replayable.check([str(o) for o in overrides])
+    except replayable.Refused as error:
+        raise ResumeError(
+            f"{FLAG} {folder}: refused: multirun.yaml replays {error}; a sweep folder's config "
+            f"is data, never code; {trust}"
+        ) from None
     callbacks = OmegaConf.to_container(config.hydra.get("callbacks") or {}, resolve=False)
     for name, callback in callbacks.items():
-        if isinstance(callback, dict) and "_target_" in callback:
-            named.append((f"hydra.callbacks.{name}._target_", str(callback["_target_"])))
-    for key, target in named:
-        if target not in EXECUTION_WHITELIST:
+        target = callback.get("_target_") if isinstance(callback, dict) else None
+        if target is not None and str(target) not in EXECUTION_WHITELIST:
             raise ResumeError(
-                f"{FLAG} {folder}: refused: multirun.yaml sets {key}={target}, which is not one "
-                "of the runner's own targets; a sweep folder's config is data, never code"
+                f"{FLAG} {folder}: refused: multirun.yaml sets hydra.callbacks.{name}._target_="
+                f"{target}, which is not one of the runner's own targets; a sweep folder's "
+                f"config is data, never code; {trust}"
             )
+    source = replayable.config_source_problem(config)
+    if source is not None:
+        raise ResumeError(
+            f"{FLAG} {folder}: refused: multirun.yaml replays {source}, a config of its own "
+            f"whose YAML may name any code; {trust}"
+        )
 
 
 def _quoted(text):
