@@ -29,7 +29,7 @@ from runner.errors import ConfigError, check_resolvable
 from runner.interrupts import MainProcessWatch, as_interrupted, raising, set_reason
 from runner.job import SWEEP_PID, context_from_hydra, print_run, relative
 from runner.progress import say
-from runner.sweeps import reuse, stopping
+from runner.sweeps import claims, reuse, stopping
 from runner.sweeps.result import JobResult
 
 
@@ -130,22 +130,43 @@ class SweepJob:
 
     def _run_or_reuse(self) -> dict:
         """Train the job, unless the sweep's snapshot of the ledger knows its run_key (see
-        ``runner.sweeps.reuse``): then its row points at the earlier run."""
+        ``runner.sweeps.reuse``): then its row points at the earlier run. A job that trains
+        claims its key first (``runner.sweeps.claims``), so a sweep running at the same time
+        waits for it and reuses its run instead of training it too."""
         cfg, ctx = self.cfg, self.ctx
         found = self.hints.prechecked  # looked up already: not done
         resolved = found[1] if found else _resolved_or_none(cfg)
         known = None if found else reuse.snapshot_of(ctx.sweep_dir)
+        mode = OmegaConf.select(cfg, "runner.resume", default="auto")
+        key = found[0] if found else None
         if resolved is not None and known is not None:
-            mode = OmegaConf.select(cfg, "runner.resume", default="auto")
             key = reuse.key_of(resolved, ctx.base_dir)
             earlier = reuse.earlier_run(key, mode, ctx.ledger, known)
             if earlier is not None:
-                row = reuse.reuse(earlier, ctx)
-                where = (
-                    "in this folder" if not row.get("reused_from") else relative(earlier["run_dir"])
-                )
-                say(f"job {ctx.job}: run_key {key} is {earlier['status']} {where}; not run again")
-                return {**row, "reused_from": row.get("reused_from") or ""}
+                return self._reused(key, earlier)
+        if resolved is None or mode not in ("auto", "all"):
+            return self._train(resolved)
+        key = key or reuse.key_of(resolved, ctx.base_dir)
+        waiting = lambda who: say(  # noqa: E731
+            f"job {ctx.job}: run_key {key} is being run by {who}; waiting for it"
+        )
+        with claims.claimed(ctx.ledger, key, on_wait=waiting) as claim:
+            if claim.contended:  # another process has had it since the snapshot
+                fresh, _ = reuse.read_ledger(ctx.ledger)
+                earlier = reuse.earlier_run(key, mode, ctx.ledger, fresh)
+                if earlier is not None:
+                    return self._reused(key, earlier)
+            return self._train(resolved)
+
+    def _reused(self, key: str, earlier: dict) -> dict:
+        ctx = self.ctx
+        row = reuse.reuse(earlier, ctx)
+        where = "in this folder" if not row.get("reused_from") else relative(earlier["run_dir"])
+        say(f"job {ctx.job}: run_key {key} is {earlier['status']} {where}; not run again")
+        return {**row, "reused_from": row.get("reused_from") or ""}
+
+    def _train(self, resolved: dict | None) -> dict:
+        cfg, ctx = self.cfg, self.ctx
         moved = reuse.set_aside_earlier_attempt(ctx.run_dir, train.ATTEMPT_FILES)
         if moved is not None:
             say(f"job {ctx.job}: the earlier attempt's files moved to {relative(moved)}")
