@@ -2,6 +2,7 @@
 
     python bench/sweeps.py                       # 64 jobs: 2 learning rates x 32 seeds
     python bench/sweeps.py --seeds 8 --forward-jobs 200 --launchers pool,basic
+    python bench/sweeps.py --seeds 100 --launchers pool,slurm --jobs-per-task 25 --forward-jobs 0 --no-sklearn
 
 One grid (spiral, dense2, Adam, learning_rate 0.01 and 0.05, ``--seeds`` seeds, 2000 epochs,
 full batch) is measured five ways, in one run of this script:
@@ -10,7 +11,9 @@ full batch) is measured five ways, in one run of this script:
   data built by the runner's own code, no files written), and the ideal sweep, pure / cores;
 - each launcher: the wall time of ``python -m runner -m ...`` in a fresh folder, start-up
   included, and its ratio to the ideal (``ray`` starts and stops a local Ray instance in each
-  sweep; ``ray_running`` joins one this script started with ``ray start --head``);
+  sweep; ``ray_running`` joins one this script started with ``ray start --head``; ``slurm``
+  submits to a real Slurm this script starts on this machine, as root, with the tests'
+  ``tests/slurm_cluster.py``, ``--jobs-per-task`` jobs per task, queueing included);
 - scikit-learn's GridSearchCV over the same grid with MLPClassifier (when installed);
 - per-job overhead: ``--forward-jobs`` forward-only jobs (``trainer.epochs=0``), minus a 1-job
   sweep's wall time (start-up), divided by the number of jobs.
@@ -39,11 +42,19 @@ LAUNCHERS = {
         "hydra.launcher.ray.init.address={ray_address}",
     ],
     "submitit_local": ["hydra/launcher=submitit_local"],
+    "slurm": [  # a Slurm started by this script on this machine (tests/slurm_cluster.py)
+        "hydra/launcher=slurm",
+        "hydra.launcher.partition=cpu",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.mem_gb=1",
+        "hydra.launcher.jobs_per_task={jobs_per_task}",
+    ],
 }
 PLUGINS = {
     "ray": "ray",
     "ray_running": "ray",
     "submitit_local": "hydra_plugins.hydra_submitit_launcher",
+    "slurm": "hydra_plugins.hydra_submitit_launcher",
 }
 LEARNING_RATES = (0.01, 0.05)
 EPOCHS = 2000
@@ -69,6 +80,25 @@ def running_ray(needed, n):
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([*ray, "stop"], env=env, capture_output=True)
+
+
+@contextlib.contextmanager
+def running_slurm(needed):
+    """A Slurm on this machine for the ``slurm`` row -> the environment its commands need (or
+    None when no row needs one); stopped at the end."""
+    if not needed:
+        yield None
+        return
+    spec = importlib.util.spec_from_file_location(
+        "slurm_cluster", ROOT / "tests" / "slurm_cluster.py"
+    )
+    slurm_cluster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slurm_cluster)
+    reason = slurm_cluster.missing()
+    if reason:
+        raise SystemExit(f"the slurm row needs a Slurm here: {reason}")
+    with slurm_cluster.SlurmCluster() as cluster:
+        yield cluster.env
 
 
 def cores():
@@ -103,9 +133,9 @@ def pure_training(seeds):
     return total
 
 
-def sweep_seconds(launcher_args, *grid):
+def sweep_seconds(launcher_args, *grid, env=None):
     """Wall time of one ``python -m runner -m`` in a fresh folder, or None if it failed."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**(env or os.environ), "OPENBLAS_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}
     command = [sys.executable, "-m", "runner", "-m", *launcher_args, *grid, "trainer.plots=false"]
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
@@ -162,6 +192,10 @@ def main():
     parser.add_argument(
         "--forward-launchers", default="pool", help="launchers timed on the forward-only jobs"
     )
+    parser.add_argument("--jobs-per-task", type=int, default=25, help="slurm: jobs per task")
+    parser.add_argument(
+        "--sklearn", action=argparse.BooleanOptionalAction, default=True, help="the sklearn row"
+    )
     args = parser.parse_args()
     n = cores()
     grid = [
@@ -183,20 +217,28 @@ def main():
         if name in PLUGINS and importlib.util.find_spec(PLUGINS[name]) is None:
             print(f"| {name} | not installed | – | – |")
             continue
-        with running_ray(name == "ray_running", n) as address:
-            launcher = [a.format(cores=n, ray_address=address) for a in LAUNCHERS[name]]
-            result = sweep_seconds(launcher, *grid)
+        with (
+            running_ray(name == "ray_running", n) as address,
+            running_slurm(name == "slurm") as slurm_env,
+        ):
+            launcher = [
+                a.format(cores=n, ray_address=address, jobs_per_task=args.jobs_per_task)
+                for a in LAUNCHERS[name]
+            ]
+            result = sweep_seconds(launcher, *grid, env=slurm_env)
         if result is None:
             print(f"| {name} | failed | – | – |")
             continue
         seconds, rows = result
         print(f"| launcher {name} | {seconds:.2f} s | {seconds / ideal:.2f} | {rows} |")
-    if importlib.util.find_spec("sklearn"):
+    if args.sklearn and importlib.util.find_spec("sklearn"):
         seconds = grid_search_seconds(args.seeds)
         print(
             f"| scikit-learn GridSearchCV (n_jobs={n}) | {seconds:.2f} s | {seconds / ideal:.2f} | – |"
         )
 
+    if not args.forward_jobs:
+        return
     print(f"\n{args.forward_jobs} forward-only jobs (trainer.epochs=0): overhead per job\n")
     print("| launcher | start-up (1-job sweep) | all jobs | per job beyond start-up |")
     print("|---|---|---|---|")
