@@ -7,6 +7,7 @@ against objectives, a key the config does not have) is checked before the first 
 
 import contextlib
 import math
+import re
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from runner.errors import ConfigError
 from runner.progress import say
 from runner.sweeps.search import space as spaces
 from runner.sweeps.search import study as studies
+from runner.sweeps.search import workers
 from runner.sweeps.search.pruning import seed_list
 
 
@@ -53,12 +55,18 @@ def sweep(sweeper, arguments):
     sweep_dir.mkdir(parents=True, exist_ok=True)
     first_trial = _first_trial_of_sweep(sweep_dir, study)
     n_trials = settings["n_trials"]
+    again = set()
+    slot = workers.take(where)
     if _resumed(sweep_dir):
-        interrupted = _mark_interrupted(study, storage)
+        # trials left running by this sweep folder's earlier process; while another process
+        # searches the same study, its running trials are its own, not this folder's
+        mine = _running_in(sweep_dir, study) if slot.others_active() else None
+        interrupted = _mark_interrupted(study, storage, mine)
         n_trials -= _finished_since(study, first_trial, interrupted)
-        _run_again(study, interrupted | _interrupted_since(study, first_trial), n_trials)
+        again = interrupted | _interrupted_since(study, first_trial)
+        _run_again(study, again, n_trials)
     done_before = len(study.trials)
-    study.sampler = studies.sampler_of(config.hydra.sweeper, done_before, grid)
+    study.sampler = studies.sampler_of(config.hydra.sweeper, done_before, grid, slot.number)
     OmegaConf.save(config, sweep_dir / "multirun.yaml")
     if grid is not None:
         n_trials = min(n_trials, _grid_left(grid, study))
@@ -70,18 +78,20 @@ def sweep(sweeper, arguments):
     from runner.sweeps.search import results
 
     run = Search(sweeper, study, search, names, seeds, settings)
+    run.cut_off = job_folders_of(sweep_dir, again)
     found = lambda: results.report(  # noqa: E731
-        study, search, names, seeds, sweep_dir, where, config, run.overhead
+        study, search, names, seeds, sweep_dir, where, config, run.overhead, slot.others_active
     )
     try:
         run.go(n_trials)
     except BaseException:
-        _mark_interrupted(
-            study, storage
-        )  # a stop signal, or too many failures: the trials running now
+        # a stop signal, or too many failures: this process's trials running now
+        _mark_interrupted(study, storage, run.asked)
         with contextlib.suppress(Exception):  # what was found so far, if it can be said
             found()
         raise
+    finally:
+        slot.release()
     found()
     return run.returns
 
@@ -105,7 +115,10 @@ class Search:
     def __init__(self, sweeper, study, search, names, seeds, settings):
         self.sweeper, self.study, self.search = sweeper, study, search
         self.names, self.seeds, self.settings = names, seeds, settings
-        self.job_idx = _next_job(Path(str(sweeper.config.hydra.sweep.dir)))
+        sweep_dir = Path(str(sweeper.config.hydra.sweep.dir))
+        self.job_idx = _next_job(sweep_dir)
+        self.cut_off = {}  # trial -> its job folders' numbers, for the trials run again
+        self.asked = set()  # numbers of the trials this process asked for
         self.returns = []
         self.overhead = []  # seconds of ask + tell + storage per trial
 
@@ -116,22 +129,13 @@ class Search:
             batch = min(self.settings["n_jobs"], left)
             clock = time.perf_counter()
             trials = [self.study.ask(self.search.distributions) for _ in range(batch)]
+            self.asked.update(t.number for t in trials)
             runnable = [t for t in trials if not self._repeat_of_finished(t)]
-            jobs = [
-                (trial, seed, self._overrides(trial, seed))
-                for trial in runnable
-                for seed in self.seeds
-            ]
             asked = time.perf_counter() - clock
-            returns = (
-                self.sweeper.launcher.launch(
-                    [overrides for _, _, overrides in jobs], initial_job_idx=self.job_idx
-                )
-                if jobs
-                else []
-            )
-            self.job_idx += len(jobs)
-            self.returns.append(returns)
+            jobs, returns = [], []
+            for first_job, launch in self._launches(runnable):
+                jobs += launch
+                returns += self._launch(launch, first_job)
             clock = time.perf_counter()
             by_trial = {}
             for (trial, _, _), ret in zip(jobs, returns, strict=True):
@@ -150,6 +154,30 @@ class Search:
                     f"exceeded: {failures} of {finished} trials failed; the search stopped "
                     "(their messages are in the sweep's summary.csv)",
                 )
+
+    def _launches(self, trials):
+        """The trials' jobs -> [(first job number, [(trial, seed, overrides)])]: a trial that
+        reruns one cut off by a stop or a kill runs in that trial's job folders (so the sweep
+        ends with one row per job, the earlier attempt's files moved aside); the others get
+        the next numbers, together."""
+        new, launches = [], []
+        for trial in trials:
+            jobs = [(trial, seed, self._overrides(trial, seed)) for seed in self.seeds]
+            folders = self.cut_off.pop(trial.user_attrs.get("retry_of"), None)
+            if folders is not None and len(folders) == len(jobs) and _consecutive(folders):
+                launches.append((folders[0], jobs))
+            else:
+                new += jobs
+        if new:
+            launches.append((self.job_idx, new))
+            self.job_idx += len(new)
+        return launches
+
+    def _launch(self, jobs, first_job):
+        overrides = [overrides for _, _, overrides in jobs]
+        returns = self.sweeper.launcher.launch(overrides, initial_job_idx=first_job)
+        self.returns.append(returns)
+        return list(returns)
 
     def _overrides(self, trial, seed):
         extra = [f"seed={seed}"] if len(self.seeds) > 1 else []
@@ -340,13 +368,24 @@ def _resumed(sweep_dir):
     return folder is not None and Path(folder).resolve() == Path(sweep_dir).resolve()
 
 
-def _mark_interrupted(study, storage):
-    """Trials still RUNNING (their sweep was stopped) -> FAIL, marked interrupted, so that a
-    resumed sweep runs that many again. -> their numbers. ``storage``: the study's, opened by
-    the sweep; a trial is found in it by its public number, not Optuna's private ids."""
+def _running_in(sweep_dir, study):
+    """Numbers of the study's RUNNING trials that have a job folder in ``sweep_dir``."""
     import optuna
 
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    return set(job_folders_of(sweep_dir, {t.number for t in running}))
+
+
+def _mark_interrupted(study, storage, only=None):
+    """Trials still RUNNING (their sweep was stopped) -> FAIL, marked interrupted, so that a
+    resumed sweep runs that many again. -> their numbers. ``only``: just these trial numbers
+    (this process's, when another process searches the same study). ``storage``: the study's,
+    opened by the sweep; a trial is found in it by its public number, not Optuna's private ids."""
+    import optuna
+
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    if only is not None:
+        running = [t for t in running if t.number in only]
     if running:
         study_id = storage.get_study_id_from_name(study.study_name)
     for trial in running:
@@ -407,6 +446,29 @@ def _grid_left(grid, study):
         )
     )
     return max(total - done, 0)
+
+
+def _consecutive(numbers):
+    return list(numbers) == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+_TRIAL = re.compile(r"^- runner\.trial=(\d+)\s*$", re.MULTILINE)
+
+
+def job_folders_of(sweep_dir, trials):
+    """{trial: [its job folders' numbers]} for the trials ``trials``, from each job folder's
+    ``.hydra/overrides.yaml`` (written before the job runs, so a job killed at once has it)."""
+    found = {}
+    for path in Path(sweep_dir).glob("*/.hydra/overrides.yaml"):
+        if not path.parent.parent.name.isdigit():
+            continue
+        try:
+            match = _TRIAL.search(path.read_text())
+        except OSError:
+            continue
+        if match and int(match.group(1)) in trials:
+            found.setdefault(int(match.group(1)), []).append(int(path.parent.parent.name))
+    return {trial: sorted(numbers) for trial, numbers in found.items()}
 
 
 def _next_job(sweep_dir):

@@ -12,7 +12,10 @@ from omegaconf import OmegaConf
 from runner.progress import say
 
 
-def report(study, search, names, seeds, sweep_dir, where, config, overhead):
+def report(study, search, names, seeds, sweep_dir, where, config, overhead, others_active=None):
+    """Say and save what the study holds now. ``others_active()``: whether another process is
+    searching the same study, whose trials may still change these counts (then they are said to
+    be a snapshot)."""
     import optuna
 
     states = optuna.trial.TrialState
@@ -39,6 +42,7 @@ def report(study, search, names, seeds, sweep_dir, where, config, overhead):
         f"search: {len(trials)} trials in study '{where.name}': {counts[states.COMPLETE]} "
         f"complete, {counts[states.PRUNED]} pruned, {counts[states.FAIL] - stopped} failed"
         + (f", {stopped} interrupted" if stopped else "")
+        + _snapshot(trials, states, others_active)
     ]
     complete = [t for t in trials if t.state == states.COMPLETE]
     if complete and len(names) == 1:
@@ -72,6 +76,15 @@ def report(study, search, names, seeds, sweep_dir, where, config, overhead):
     )
     say("\n".join(lines))
     return results
+
+
+def _snapshot(trials, states, others_active):
+    """'; a snapshot: ...' when another process may still add or finish trials, else ''."""
+    running = sum(t.state == states.RUNNING for t in trials)
+    if running or (others_active is not None and others_active()):
+        still = f" ({running} running)" if running else ""
+        return f"; a snapshot: another process is still searching this study{still}"
+    return ""
 
 
 def _described(trial, names, search, config):

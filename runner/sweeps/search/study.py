@@ -99,16 +99,18 @@ def _open(where, made):
             Path(where.target).parent.mkdir(parents=True, exist_ok=True)
             return JournalStorage(JournalFileBackend(where.target))
         if not where.target.startswith("sqlite:///"):
-            return optuna.storages.RDBStorage(where.target)
+            return _created_once(lambda: optuna.storages.RDBStorage(where.target))
         path = Path(where.target[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
         if not made:
             _write_ahead_log(path)
-        storage = optuna.storages.RDBStorage(
-            where.target,
-            engine_kwargs={"connect_args": {"timeout": 60}},
-            skip_compatibility_check=made,
-            skip_table_creation=made,
+        storage = _created_once(
+            lambda: optuna.storages.RDBStorage(
+                where.target,
+                engine_kwargs={"connect_args": {"timeout": 60}},
+                skip_compatibility_check=made,
+                skip_table_creation=made,
+            )
         )
         _sync_at_checkpoints(storage.engine)
         return storage
@@ -117,6 +119,25 @@ def _open(where, made):
         raise ConfigError(
             "hydra.sweeper.storage", where.target, f"cannot be opened: {reason}"
         ) from None
+
+
+SCHEMA_TRIES = 5
+
+
+def _created_once(open_storage):
+    """``open_storage()``, tried again when another process was creating the same new
+    database's tables at that moment (SQLAlchemy's ``table studies already exists``): the
+    second try finds them made."""
+    import time
+
+    for attempt in range(SCHEMA_TRIES):
+        try:
+            return open_storage()
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy's OperationalError, wrapped or not
+            if "already exists" not in str(error) or attempt == SCHEMA_TRIES - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _write_ahead_log(path):
@@ -242,10 +263,12 @@ SAMPLERS = "tpe, random, cmaes, grid, qmc, nsgaii"
 PRUNERS = "none, median, asha, hyperband"
 
 
-def sampler_of(sweeper, continuing_after, grid=None):
+def sampler_of(sweeper, continuing_after, grid=None, worker=0):
     """The configured sampler, seeded. A study continued after N trials gets the seed mixed
     with N, so the trials proposed next are new ones (a sampler seeded as before would start
-    its random start-up over and propose the first trials again)."""
+    its random start-up over and propose the first trials again); a process that is not the
+    study's only one (``worker`` > 0, ``runner.sweeps.search.workers``) gets it mixed with its
+    worker number too, so two processes started together propose different trials."""
     from omegaconf import OmegaConf, open_dict
 
     config = (
@@ -253,10 +276,11 @@ def sampler_of(sweeper, continuing_after, grid=None):
         if sweeper.get("sampler") is not None
         else None
     )
-    if config is not None and config.get("seed") is not None and continuing_after:
+    if config is not None and config.get("seed") is not None and (continuing_after or worker):
         import numpy as np
 
-        mixed = np.random.SeedSequence([int(config.seed), continuing_after]).generate_state(1)[0]
+        entropy = [int(config.seed), continuing_after] + ([worker] if worker else [])
+        mixed = np.random.SeedSequence(entropy).generate_state(1)[0]
         with open_dict(config):
             config.seed = int(mixed)
     extra = {"search_space": grid} if grid is not None else None
@@ -292,9 +316,16 @@ def open_study(where, storage, dirs, space_description, objective_names, sampler
         )
         _check_same(study, where, dirs, space_description, objective_names)
         return study, True
-    study = optuna.create_study(
-        study_name=where.name, storage=storage, directions=dirs, sampler=sampler, pruner=pruner
-    )
+    try:
+        study = optuna.create_study(
+            study_name=where.name, storage=storage, directions=dirs, sampler=sampler, pruner=pruner
+        )
+    except optuna.exceptions.DuplicatedStudyError:  # another process made it just now
+        study = optuna.load_study(
+            study_name=where.name, storage=storage, sampler=sampler, pruner=pruner
+        )
+        _check_same(study, where, dirs, space_description, objective_names)
+        return study, True
     study.set_user_attr("search_space", space_description)
     study.set_user_attr("objective", objective_names)
     return study, False
