@@ -6,9 +6,11 @@ An optimizer step on a flat parameter of W1's size (387 values) and W3's (235 14
 state that is normal, or "subnormal-heavy": 30% of the values belong to dead units (zero
 gradient) whose state is subnormal, as after some hundreds of steps of a real run. Each
 sample times a block of ``--steps`` steps from a fresh copy of that state and reports µs per
-step, so an option that sweeps every k steps pays for its sweep inside the block. Rounds are
-interleaved (each runs every option once) and the table shows median [min – max] over
-rounds: other processes share the CPUs, so single samples move by tens of percent.
+step, so an option that sweeps every k steps pays for its sweep inside the block. Times are
+this process's CPU time (the work is single-threaded), which moves less than wall time when
+other processes share the CPUs. Rounds are interleaved (each runs every option once) and the
+table shows median [min – max] over rounds and, in brackets after it, the median over rounds
+of the ratio to "none" for the same optimizer and case.
 
 Options for Adam:
   none                 the twelve passes alone, no sweeps (what nncore did before issue 30)
@@ -20,6 +22,7 @@ and, for RMSprop, Adagrad and SGD with momentum 0.9: none against nncore's defau
 """
 
 import argparse
+import os
 import statistics
 import time
 
@@ -130,10 +133,10 @@ def block(make, n, heavy, steps):
         optimizer.iterations = 10 * interval - 1 if interval else 10
     for slot, state in zip(slots, initial_state(flat, signed, heavy), strict=True):
         slot[...] = state
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(steps):
         optimizer.step(target)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     return elapsed / steps * 1e6, sum(_subnormals(slot) for slot in slots)
 
 
@@ -161,10 +164,11 @@ def main():
                 micros, left[name, case] = block(make, SIZES[case[0]], case[1], args.steps)
                 samples[name, case].append(micros)
     print(
-        f"µs per optimizer step, median [min – max] of {args.rounds} interleaved rounds of "
-        f"{args.steps} steps each; 'left' is the number of subnormal state values after the block."
+        f"CPU µs per optimizer step, median [min – max] of {args.rounds} interleaved rounds of "
+        f"{args.steps} steps each (median ratio to 'none' of the same optimizer); 'left' is the "
+        "number of subnormal state values after the block."
     )
-    print("Shared, noisy machine: compare rows within a column of the same run.\n")
+    print(f"Load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.\n")
     header = " | ".join(
         f"{size} {'subnormal-heavy' if heavy else 'normal'}" for size, heavy in cases
     )
@@ -172,9 +176,16 @@ def main():
     print("|---" * (len(cases) + 1) + "|")
     for name in options:
         cells = []
+        base = name.split(", ")[0] + ", none" if ", " in name else "none"
         for case in cases:
             values = samples[name, case]
-            cell = f"{statistics.median(values):.1f} [{min(values):.1f} – {max(values):.1f}]"
+            ratio = statistics.median(
+                a / b for a, b in zip(values, samples[base, case], strict=True)
+            )
+            cell = (
+                f"{statistics.median(values):.1f} [{min(values):.1f} – {max(values):.1f}] "
+                f"({ratio:.2f}x)"
+            )
             if case[1]:
                 cell += f", left {left[name, case]}"
             cells.append(cell)
