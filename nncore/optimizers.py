@@ -75,7 +75,7 @@ class Optimizer:
                 self._update(param, grad, self._slots(param), lr)
         self.iterations += 1
         interval = self._interval
-        if interval is None:  # once: the property costs microseconds, a step on W1 about ten
+        if interval is None:  # worked out once: small steps (W1) would feel the property
             interval = self._interval = self.sweep_interval
         if interval and self.iterations % interval == 0:
             self.sweep()
@@ -111,8 +111,8 @@ class Optimizer:
             scratch = slots[-1]
             limits = self._limits(scratch.dtype)
             for slot, limit, (_, signed) in zip(slots, limits, decays, strict=False):
-                # branch-free passes: a masked copy with a scattered mask is several times
-                # slower, and np.maximum against a scalar three times slower than an array
+                # branch-free passes: a masked copy with a scattered mask is much slower, and
+                # so is np.maximum against a scalar rather than an array (bench/subnormals.py)
                 if signed:
                     np.abs(slot, out=scratch)
                     np.greater_equal(scratch, limit, out=scratch)  # 1.0 keeps, 0.0 flushes
