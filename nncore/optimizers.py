@@ -112,7 +112,7 @@ class Optimizer:
             limits = self._limits(scratch.dtype)
             for slot, limit, (_, signed) in zip(slots, limits, decays, strict=False):
                 # branch-free passes: a masked copy with a scattered mask is much slower, and
-                # so is np.maximum against a scalar rather than an array (bench/subnormals.py)
+                # so is np.maximum against a scalar rather than against an array
                 if signed:
                     np.abs(slot, out=scratch)
                     np.greater_equal(scratch, limit, out=scratch)  # 1.0 keeps, 0.0 flushes
