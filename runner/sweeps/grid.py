@@ -12,10 +12,11 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from runner.checks import check_runner
+from runner.errors import ConfigError
 from runner.progress import say
 from runner.sweeps.compose import cache_for
 from runner.sweeps.dry_run import describe
-from runner.sweeps.planned import write_planned
+from runner.sweeps.planned import forget_planned, write_planned
 from runner.sweeps.prepare import ledger_path, start
 
 
@@ -51,7 +52,12 @@ def sweep(sweeper, arguments):
     returns, initial_job_idx = [], 0
     while not sweeper.is_done():
         batch = sweeper.get_job_batch()
-        results = sweeper.launcher.launch(batch, initial_job_idx=initial_job_idx)
+        try:
+            results = sweeper.launcher.launch(batch, initial_job_idx=initial_job_idx)
+        except ConfigError:  # the launcher refused the sweep (it lacks a package): nothing ran
+            if not returns:
+                forget_planned(sweep_dir)
+            raise
         for result in results:
             _ = result.return_value  # raises the job's exception, as Hydra's sweeper does
         initial_job_idx += len(batch)

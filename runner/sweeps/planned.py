@@ -31,6 +31,11 @@ def write_planned(sweep_dir, batches):
     write_text_atomically(Path(sweep_dir) / FILE, text.getvalue())
 
 
+def forget_planned(sweep_dir):
+    """The sweep did not start after all (its launcher refused it): no job is waiting."""
+    (Path(sweep_dir) / FILE).unlink(missing_ok=True)
+
+
 def not_started(sweep_dir, started_overrides):
     """Rows for the planned jobs whose overrides no started job has: ``{status, message, job,
     overrides, sweep_dir}``; none when the sweep planned nothing (a search, an old sweep) or
