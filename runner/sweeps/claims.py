@@ -3,15 +3,20 @@ twice.
 
 Each sweep looks its jobs up in a snapshot of the ledger taken when it started
 (``runner.sweeps.reuse``), so two sweeps started together would both find a key missing and
-both train it. So a job that is about to train takes ``.claims/<run_key>.lock`` beside the
-ledger (a ``filelock`` lock, let go by the operating system when its process dies, however it
-dies) and holds it until its ledger row is written. Beside the lock, ``.claims/<run_key>``
-names the last holder (pid, host, start time); it is made once, by the key's first claim, and
-never removed, so a claim that finds it already there knows another process has claimed the
-key since the snapshot (or before it) and reads the ledger again before training: a run that
-ended ``ok`` meanwhile is reused, anything else (a failed run, a holder killed mid-run) is run.
-A claim held by a live process is waited for, then treated the same way. A claim that finds
-nothing there is the key's first, and costs two small files and no read of the ledger.
+both train it. So a job that is about to train locks ``.claims/<run_key>`` beside the ledger and
+holds it until its ledger row is written; the operating system lets the lock go when its
+process dies, however it dies. Once it holds the lock, the job writes its name in the file
+(host, pid, start time). A claim that finds a name there already knows another process has
+claimed the key since the snapshot (or before it) and reads the ledger again before training:
+a run that ended ``ok`` meanwhile is reused, anything else (a failed run, a holder killed
+mid-run) is run. A claim held by a live process is waited for, then treated the same way. A
+claim that finds the file empty is the key's first, and costs one small file and no read of the
+ledger.
+
+The lock is ``fcntl.flock`` on that one file, not ``filelock``: filelock truncates the file it
+locks when it opens it (so the holder's name could not live in it), and its bookkeeping costs a
+good part of a forward-only job, of which a sweep may run thousands. Where there is no
+``fcntl`` (Windows) the lock is filelock's on ``<run_key>.lock`` beside the file.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 FOLDER = ".claims"
 POLL_SECONDS = 0.05
@@ -53,42 +61,79 @@ def claimed(ledger: Path, key: str, on_wait=None) -> Iterator[Claim]:
     if folder not in _made:
         folder.mkdir(parents=True, exist_ok=True)
         _made.add(folder)
-    lock = FileLock(str(folder / f"{key}.lock"), thread_local=False)
-    waited_for = None
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        waited_for = holder(folder, key) or "another process"
+    path = folder / key
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    held_by: list[str] = []
+
+    def before_waiting():
+        held_by.append(_name(_read(fd)) or "another process")
         if on_wait is not None:
-            on_wait(waited_for)
-        lock.acquire(poll_interval=POLL_SECONDS)
+            on_wait(held_by[0])
+
     try:
-        first = _name_holder(folder / key)
-        yield Claim(contended=waited_for is not None or not first, waited_for=waited_for)
+        with _locked(fd, path, before_waiting) as waited:
+            earlier = _name(_read(fd))
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, _own_name().encode())
+            yield Claim(waited or earlier is not None, held_by[0] if held_by else None)
     finally:
-        lock.release()
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _locked(fd: int, path: Path, before_waiting) -> Iterator[bool]:
+    """Lock the open claim file (``before_waiting()`` first when another process holds it)
+    -> whether this one waited."""
+    if fcntl is None:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(f"{path}.lock", thread_local=False)
+        waited = False
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            waited = True
+            before_waiting()
+            lock.acquire(poll_interval=POLL_SECONDS)
+        try:
+            yield waited
+            return
+        finally:
+            lock.release()
+    waited = False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        waited = True
+        before_waiting()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield waited
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _read(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    return os.read(fd, 200)
 
 
 def holder(folder: Path, key: str) -> str | None:
     """Who holds (or last held) the claim of ``key``: 'pid P on HOST (since T)', or None."""
     try:
-        host, pid, since = (folder / key).read_text().split("\n")[:3]
-    except (OSError, ValueError):
+        return _name((Path(folder) / key).read_bytes())
+    except OSError:
+        return None
+
+
+def _own_name() -> str:
+    return f"{socket.gethostname()}\n{os.getpid()}\n{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+
+
+def _name(data: bytes) -> str | None:
+    try:
+        host, pid, since = data.decode().split("\n")[:3]
+    except (UnicodeDecodeError, ValueError):
         return None
     return f"pid {pid} on {host} (since {since})"
-
-
-def _name_holder(path: Path) -> bool:
-    """Write this process's name in the claim -> whether this is the key's first claim."""
-    text = f"{socket.gethostname()}\n{os.getpid()}\n{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        first = True
-    except FileExistsError:
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-        first = False
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    return first
