@@ -107,7 +107,9 @@ class Softmax(Activation):
         out = self._buffer("output", inputs)
         row = self._buffers.get("row", (inputs.shape[0], 1), inputs.dtype)
         np.subtract(inputs, row_reduce(np.maximum, inputs, row), out=out)
-        np.maximum(out, exp_floor(out.dtype.type), out=out)
+        # against a filled array: np.maximum against a scalar is slower (as in ReLU)
+        floor = self._buffers.filled("floor", inputs.shape, inputs.dtype, exp_floor(out.dtype.type))
+        np.maximum(out, floor, out=out)
         np.exp(out, out=out)
         out /= row_reduce(np.add, out, row)
         self.output = out
