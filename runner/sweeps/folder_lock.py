@@ -12,6 +12,7 @@ joblib, Ray, Slurm) never take it: only the main process does, in ``runner.sweep
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -108,8 +109,7 @@ def release(sweep_dir: Path | None = None) -> None:
         lock.release()
 
 
-def holds(sweep_dir: Path) -> bool:
-    return Path(sweep_dir).absolute() in _held
+atexit.register(release)  # a Hydra app that ends without the runner's entry point lets go too
 
 
 def read_holder(sweep_dir: Path) -> Holder | None:
