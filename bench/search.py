@@ -5,8 +5,10 @@
     python bench/search.py --only pruning --sampler-seeds 0,1,2
     python bench/search.py --only seeds
 
-- overhead: ask + tell + storage per trial, in this process, for SQLite (the default storage)
-  and JournalStorage, with the preset's search space and TPE, over ``--trials`` trials;
+- overhead: ask + tell + storage per trial, in this process, for SQLite, JournalStorage (the
+  default) and PostgreSQL (a server this script starts on this machine with the tests'
+  ``tests/postgres_server.py``, when Debian's ``postgresql`` and the [postgres] extra are
+  installed), with the preset's search space and TPE, over ``--trials`` trials;
 - pruning: the preset's search without a pruner and with each pruner, for each sampler seed:
   wall time of ``python -m runner hparams_search=spiral_optuna`` and its best val_accuracy
   (mean over the sampler seeds);
@@ -17,6 +19,7 @@
 """
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -84,6 +87,27 @@ def fresh_seed_accuracy(params, seeds=FRESH_SEEDS, extra=()):
             return list(pool.map(one, seeds))
 
 
+@contextlib.contextmanager
+def postgres():
+    """A PostgreSQL server on this machine -> its URL, or None (said) where it cannot run."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "postgres_server", Path(__file__).resolve().parent.parent / "tests" / "postgres_server.py"
+    )
+    server_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(server_module)
+    reason = server_module.missing() or (
+        None if importlib.util.find_spec("psycopg") else "the [postgres] extra is not installed"
+    )
+    if reason:
+        print(f"(no postgresql row: {reason})")
+        yield None
+        return
+    with server_module.PostgresServer() as server:
+        yield server.url("+psycopg")
+
+
 def overhead(trials):
     import optuna
     from optuna.distributions import CategoricalDistribution, FloatDistribution
@@ -98,12 +122,12 @@ def overhead(trials):
         "search.l2": FloatDistribution(1e-6, 1e-2, log=True),
     }
     rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        for kind, target in (
-            ("sqlite", f"sqlite:///{folder}/study.db"),
-            ("journal", f"{folder}/study.log"),
-        ):
-            storage = open_storage(Location("rdb" if kind == "sqlite" else "journal", target, "b"))
+    with tempfile.TemporaryDirectory() as folder, postgres() as postgres_url:
+        targets = [("sqlite", f"sqlite:///{folder}/study.db"), ("journal", f"{folder}/study.log")]
+        if postgres_url:
+            targets.append(("postgresql", postgres_url))
+        for kind, target in targets:
+            storage = open_storage(Location("journal" if kind == "journal" else "rdb", target, "b"))
             study = optuna.create_study(
                 study_name="b",
                 storage=storage,

@@ -81,6 +81,19 @@ def slurm_cluster():
     cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL on this machine (tests/postgres_server.py), one for the whole session."""
+    from postgres_server import PostgresServer, missing
+
+    reason = missing()
+    if reason:
+        _no_server(f"no PostgreSQL: {reason}")
+    server = PostgresServer().start()
+    yield server
+    server.remove()
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     """A fresh working folder, also the current directory of the test."""
