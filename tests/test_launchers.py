@@ -84,6 +84,25 @@ def test_submitit_local(tmp_path):
     _check_sweep(tmp_path, 4, failed=[1])
 
 
+@pytest.mark.slow
+def test_slurm_on_a_real_cluster(tmp_path, slurm_cluster):
+    """The same sweep on a real Slurm started on this machine (tests/slurm_cluster.py), a task
+    per job, with the console as quiet as under the pool."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    result = _launch(
+        tmp_path,
+        "slurm",
+        "hydra.launcher.partition=cpu",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.mem_gb=1",
+        env=slurm_cluster.env,
+    )
+    assert result.returncode == 1, result.stderr
+    _check_sweep(tmp_path, 4, failed=[1])
+    _no_chatter(result)
+    assert "Bypassing sacct" not in result.stdout + result.stderr
+
+
 def test_slurm_preset_composes_with_editable_resources():
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     from conftest import CONF_DIR
