@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.records import RUN_COLUMNS, STATUSES, header_problem, warn
+from runner.records import RUN_COLUMNS, STATUSES, ledger_problem, warn
 
 RUN_ID_WIDTH = 27  # YYYYmmdd-HHMMSS-ffffff-xxxx
 KEY_WIDTH = 16
@@ -133,7 +133,7 @@ def scan(ledger, keep_index=True):
             if size == 0:
                 return scan_of_nothing()
             if not fast_layout(header):
-                problem = header_problem(ledger)
+                problem = ledger_problem(ledger)
                 if problem is not None:
                     warn(f"{ledger}: {problem}; no earlier run in it is recognised, every job runs")
                     return scan_of_nothing()
@@ -314,7 +314,7 @@ def upgrade(ledger, base_dir):
     with FileLock(str(ledger) + ".lock", timeout=LOCK_TIMEOUT):
         with open(ledger, "rb") as file:
             first = file.readline()
-        if fast_layout(first) or header_problem(ledger) is not None:
+        if fast_layout(first) or ledger_problem(ledger) is not None:
             return None
         names = next(csv.reader([first.decode("utf-8", "surrogateescape")]), [])
         names = names if "run_key" in names else [*names, "run_key"]

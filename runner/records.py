@@ -217,7 +217,7 @@ def append_to_ledger(ledger, row):
     row = ordered_row(row)
     with FileLock(str(ledger) + ".lock", timeout=LOCK_TIMEOUT):
         header = _read_header(ledger)
-        if header is not None and (problem := header_problem(ledger)) is not None:
+        if header is not None and (problem := ledger_problem(ledger)) is not None:
             _set_aside_whole(ledger, problem)
             header = None
         if header is None:
@@ -241,7 +241,7 @@ def _encoded(text):
     return text.encode("utf-8", "surrogateescape")
 
 
-def _keep_damaged(path, data):
+def keep_damaged(path, data):
     """Append ``data`` (lines of ``path`` no reader can use) to ``path``.damaged, whole."""
     if not data.endswith(b"\n"):
         data += b"\n"
@@ -258,13 +258,24 @@ def _set_aside_whole(ledger, problem):
     """A ledger whose header cannot be read: its every byte to runs.csv.damaged, and the ledger
     starts again (the caller writes the new header with its row)."""
     data = Path(ledger).read_bytes()
-    target = _keep_damaged(ledger, data)
+    target = keep_damaged(ledger, data)
     Path(ledger).unlink()
     lines = data.count(b"\n") + (not data.endswith(b"\n"))
     warn(
         f"{ledger}: {problem}; its {lines} lines were moved, byte for byte, to {target} and a "
         "new ledger starts here (repair that header and append the rows back to count them)"
     )
+
+
+def ledger_problem(path):
+    """What keeps ``path`` from being read as a ledger, or None: a damaged header
+    (:func:`header_problem`), or one without the run_id and status columns every ledger has."""
+    problem = header_problem(path)
+    if problem is not None:
+        return problem
+    names = set(_read_header(path) or [])
+    missing = [name for name in ("run_id", "status") if name not in names]
+    return f"its header has no {' or '.join(missing)} column: not a ledger" if missing else None
 
 
 def _sample_rows(data, count=50):
@@ -303,7 +314,7 @@ def rewrite_rows(path, columns, change, extra=()):
         ),
     )
     if damaged:
-        target = _keep_damaged(path, b"".join(bytes(raw) for raw in damaged))
+        target = keep_damaged(path, b"".join(bytes(raw) for raw in damaged))
         shown = ", ".join(map(str, lines[:10])) + (" ..." if len(lines) > 10 else "")
         warn(
             f"{path}: {len(lines)} damaged {'line' if len(lines) == 1 else 'lines'} ({shown}) "
@@ -356,15 +367,32 @@ def _records(data):
     return header or [], records
 
 
-def _readable(fields, header):
+def _readable(fields, header, extra_statuses=()):
     """A record the readers take as a row: no more fields than the header (pandas fills the
     missing ones) and, in a file with a status column, a status that is one."""
     if fields is None or len(fields) > len(header):
         return False
     if "status" in header:
         at = header.index("status")
-        return at < len(fields) and fields[at] in STATUSES
+        return at < len(fields) and fields[at] in (*STATUSES, *extra_statuses)
     return True
+
+
+def damaged_lines(data, extra_statuses=()):
+    """How many records of the CSV bytes ``data`` a reader cannot take as rows (all of them,
+    at least 1, when its header cannot be read or it is not UTF-8)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return max(1, data.count(b"\n"))
+    header, records = _records(data)
+    if not header or "" in header or not data.split(b"\n", 1)[1:]:
+        return max(1, len(records))
+    return sum(
+        1
+        for _raw, fields in records
+        if fields != [] and not _readable(fields, header, extra_statuses)
+    )
 
 
 def _append_whole(path, data):
@@ -395,7 +423,7 @@ def _drop_cut_tail(fd, path):
         end = start
     else:
         keep = 0
-    target = _keep_damaged(path, os.pread(fd, size - keep, keep))
+    target = keep_damaged(path, os.pread(fd, size - keep, keep))
     os.ftruncate(fd, keep)
     warn(
         f"{path} ended in a row cut short ({size - keep} bytes, an interrupted write); "

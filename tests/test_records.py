@@ -313,3 +313,63 @@ def test_an_atomic_write_on_a_full_disk_names_the_file_and_leaves_no_temporary(
     assert raised.value.filename == str(target)  # the file asked for, not the temporary one
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.csv"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 200 KiB tmpfs, as a full disk is: mounted as root, skipped where mounting is refused."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"no tmpfs can be mounted here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(disk):
+    """Take every free byte of ``disk``."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        with pytest.raises(OSError) as full:
+            while True:
+                os.write(fd, b"x" * 512)
+    finally:
+        os.close(fd)
+    assert full.value.errno == errno.ENOSPC
+
+
+@pytest.mark.faults
+def test_on_a_full_disk_the_ledger_and_metrics_keep_whole_rows_and_no_temporary(tiny_disk):
+    ledger = tiny_disk / "runs.csv"
+    for row in _rows(3):
+        append_to_ledger(ledger, row)
+    writer = MetricsWriter(tiny_disk / "metrics.csv", ["epoch", "train_loss", "note"])
+    writer.write({"epoch": 0, "train_loss": 1.0, "note": "x"})
+    before = ledger.read_bytes()
+    _fill(tiny_disk)
+    for row in ({**_rows(1, 3)[0], "note": "y" * 5000}, {**_rows(1, 4)[0], "new.key": 1}):
+        with pytest.raises(OSError) as raised:  # an append, then a rewrite for a new column
+            append_to_ledger(ledger, row)
+        assert raised.value.errno == errno.ENOSPC
+        assert ledger.read_bytes() == before
+    with pytest.raises(OSError):
+        for epoch in range(1, 10_000):  # the page the file has left fills, then a row fails
+            writer.write({"epoch": epoch, "train_loss": 0.5, "note": "z" * 100})
+    writer.close()
+    metrics = (tiny_disk / "metrics.csv").read_bytes()
+    assert metrics.endswith(b"\r\n") and all(line.count(b",") == 2 for line in metrics.splitlines())
+    assert sorted(p.name for p in tiny_disk.iterdir()) == [
+        "filler",
+        "metrics.csv",
+        "runs.csv",
+        "runs.csv.lock",
+    ]

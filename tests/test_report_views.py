@@ -7,6 +7,7 @@ import pytest
 from conftest import run_cli
 from handwritten_runs import write_runs
 from report_browser import browser_page, drawn_labels, overlapping
+from test_records import tiny_disk  # noqa: F401, F811 - the 200 KiB tmpfs fixture
 
 from runner.analysis import curve_data
 
@@ -203,3 +204,14 @@ def test_a_report_that_cannot_be_written_is_one_line_naming_the_file(tmp_path, m
     assert line.endswith("; nothing was written")
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+@pytest.mark.faults
+def test_a_report_on_a_full_disk_is_one_line_and_leaves_no_temporary(tmp_path, tiny_disk):  # noqa: F811
+    write_runs(tmp_path)
+    out = tiny_disk / "report.html"  # the page (its ECharts inlined) is bigger than the disk
+    result = run_cli(tmp_path, "--out", str(out), module="runner.report")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"report: {out}: No space left on device")
+    assert list(tiny_disk.iterdir()) == []

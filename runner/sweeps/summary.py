@@ -12,7 +12,7 @@ import math
 import sys
 from pathlib import Path
 
-from runner.errors import EXIT_FAILED, EXIT_OK, EXIT_UNFINISHED
+from runner.errors import EXIT_FAILED, EXIT_OK, EXIT_UNFINISHED, os_problem
 from runner.job import relative
 from runner.progress import say
 from runner.records import (
@@ -20,9 +20,12 @@ from runner.records import (
     UNRECORDED,
     append_to_ledger,
     csv_text,
+    damaged_lines,
+    keep_damaged,
     ordered_row,
     read_runs,
     write_csv_atomically,
+    write_summary,
 )
 from runner.sweeps import planned, stopping
 from runner.text import clip, counted, terminal_width
@@ -37,9 +40,12 @@ def collect_jobs(sweep_dir):
     import pandas as pd  # here: a single run and a sweep's jobs never need it
 
     sweep_dir = Path(sweep_dir)
-    rows = []
+    rows, in_ledger = [], None
     for job_dir in sorted(_job_dirs(sweep_dir), key=_job_order):
         recorded = _own_summary(job_dir / "summary.csv")
+        if recorded is None:
+            in_ledger = _ledger_rows(sweep_dir) if in_ledger is None else in_ledger
+            recorded = _restored(job_dir, in_ledger)
         rows.append(
             recorded
             if recorded is not None
@@ -60,7 +66,61 @@ def collect_jobs(sweep_dir):
         return pd.DataFrame()
     columns = list(dict.fromkeys(column for row in rows for column in row))
     text = csv_text(columns, ([row.get(column) for column in columns] for row in rows))
-    return pd.read_csv(io.StringIO(text))
+    data = text.encode("utf-8", "surrogateescape")  # bytes not UTF-8 (a damaged ledger's): U+FFFD
+    return pd.read_csv(io.BytesIO(data), encoding_errors="replace")
+
+
+def _ledger_rows(sweep_dir):
+    """{job folder: its latest ledger row, as text} of the sweep's ledger, or {} if it has none
+    or it cannot be read (the jobs are then what their own folders say)."""
+    from omegaconf import OmegaConf
+
+    from runner.sweeps.prepare import ledger_path
+
+    try:
+        ledger = ledger_path(OmegaConf.load(Path(sweep_dir) / "multirun.yaml"))
+        if not ledger.is_file():
+            return {}
+        runs = read_runs(ledger, dtype=str, keep_default_na=False)
+    except Exception:  # noqa: BLE001 - a ledger that cannot be read restores nothing
+        return {}
+    if "run_dir" not in runs:
+        return {}
+    return {_folder(row["run_dir"]): row for row in runs.to_dict("records") if row["run_dir"]}
+
+
+def _folder(path):
+    try:
+        return Path(path).resolve()
+    except OSError:
+        return Path(path)
+
+
+def _restored(job_dir, in_ledger):
+    """A job whose summary.csv is damaged (or missing) but whose run the ledger recorded: its
+    ledger row, written again as its summary.csv (the damaged file kept in summary.csv.damaged)
+    -> the row, or None if the ledger has no row of this folder."""
+    row = in_ledger.get(_folder(job_dir))
+    if row is None:
+        return None
+    path = job_dir / "summary.csv"
+    try:
+        kept = ""
+        if path.is_file():
+            kept = (
+                f"; the damaged file is kept in {relative(keep_damaged(path, path.read_bytes()))}"
+            )
+            path.unlink()
+        if not path.exists():
+            write_summary(job_dir, row)
+    except OSError as error:
+        kept = f"; not written again: {os_problem(error)}"
+    say(
+        f"warning: {relative(path)} was damaged or missing; the job's row is restored from the "
+        f"ledger{kept}",
+        file=sys.stderr,
+    )
+    return row
 
 
 def _own_summary(path):
@@ -141,10 +201,35 @@ def _into_ledger(sweep_dir, rows):
 
 
 def write_sweep_summary(sweep_dir):
-    """Write ``summary.csv`` in the sweep folder -> (path, DataFrame of the jobs)."""
+    """Write ``summary.csv`` in the sweep folder -> (path, DataFrame of the jobs).
+
+    The summary is built again from the job folders; one that was damaged (not as this
+    function writes it) is first kept, byte for byte, in ``summary.csv.damaged``. A summary
+    that cannot be written (a full disk, a folder in its place) is a warning: the job folders
+    still hold every row, and the sweep's exit follows its jobs."""
     jobs = collect_jobs(sweep_dir)
-    path = write_csv_atomically(jobs, Path(sweep_dir) / "summary.csv")
+    path = Path(sweep_dir) / "summary.csv"
+    try:
+        _keep_if_damaged(path)
+        write_csv_atomically(jobs, path)
+    except OSError as error:
+        say(f"warning: the sweep summary was not written: {os_problem(error)}", file=sys.stderr)
     return path, jobs
+
+
+def _keep_if_damaged(path):
+    """A sweep summary that does not read as one: its bytes to ``summary.csv.damaged``."""
+    if not path.is_file() or not path.stat().st_size:
+        return
+    data = path.read_bytes()
+    if damaged_lines(data, extra_statuses=("not_started",)) == 0:
+        return
+    target = keep_damaged(path, data)
+    say(
+        f"warning: {relative(path)} was damaged; kept byte for byte in {relative(target)} "
+        "and written again from the job folders",
+        file=sys.stderr,
+    )
 
 
 def _job_dirs(sweep_dir):

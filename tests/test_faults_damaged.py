@@ -1,0 +1,171 @@
+"""The damaged-file matrix of the fault suite, for what the ledger side writes: every such file
+(the ledger runs.csv, its index .runs.csv.index.npz, a sweep's snapshot .known_runs.npz, a
+run's summary.csv and metrics.csv, a sweep's summary.csv) made empty, cut mid-row, cut
+mid-header, garbled, not UTF-8, a folder or random bytes, then read by ``runner.compare`` and
+``runner.report`` and run over by ``--resume`` and a new sweep. Each ends with its exit code, a
+warning or one line, never a traceback, and no line of the damaged file is lost: it is still in
+the file, beside it (``*.damaged``) or in an earlier attempt's folder.
+
+6 files x 7 kinds = 42 damaged folders; the readers' test runs 2 commands on each (84 cases),
+the sweeps' test 2 more (84 cases, marked slow): 168 in all."""
+
+import contextlib
+import io
+import random
+import shutil
+
+import pytest
+from conftest import run_cli
+
+pytestmark = pytest.mark.faults
+
+SWEEP = ("-m", "model.width=4,8", "trainer.epochs=2", "data.samples=40")
+NEW_SWEEP = ("-m", "model.width=4,16", "trainer.epochs=2", "data.samples=40")
+TARGETS = {  # name: path in a copy of the base folder ({sweep}: the sweep's folder)
+    "ledger": "outputs/runs.csv",
+    "index": "outputs/.runs.csv.index.npz",
+    "snapshot": "{sweep}/.known_runs.npz",
+    "run summary": "{sweep}/0/summary.csv",
+    "run metrics": "{sweep}/0/metrics.csv",
+    "sweep summary": "{sweep}/summary.csv",
+}
+KINDS = ("empty", "cut mid-row", "cut mid-header", "garbled", "not utf-8", "folder", "binary")
+CASES = [(target, kind) for target in TARGETS for kind in KINDS]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A finished two-job sweep, resumed once (so the ledger has its index and the sweep its
+    snapshot)."""
+    cwd = tmp_path_factory.mktemp("base")
+    first = run_cli(cwd, *SWEEP)
+    assert first.returncode == 0, first.stderr
+    sweep = _sweep_of(cwd)
+    again = run_cli(cwd, "--resume", str(sweep.relative_to(cwd)))
+    assert again.returncode == 0, again.stderr
+    for name in ("runs.csv", ".runs.csv.index.npz"):
+        assert (cwd / "outputs" / name).is_file()
+    assert (sweep / ".known_runs.npz").is_file()
+    return cwd
+
+
+def _sweep_of(cwd):
+    (sweep,) = [p.parent for p in (cwd / "outputs" / "sweeps").glob("*/*/multirun.yaml")]
+    return sweep
+
+
+def _copy(base, tmp_path):
+    """The base folder copied, its absolute paths (ledger rows, summaries, saved configs)
+    pointing into the copy, so every command reads the copy's files."""
+    copy = tmp_path / "work"
+    shutil.copytree(base, copy)
+    old, new = str(base).encode(), str(copy).encode()
+    for path in copy.rglob("*"):
+        if path.is_file() and path.suffix in (".csv", ".yaml"):
+            path.write_bytes(path.read_bytes().replace(old, new))
+    return copy
+
+
+def _damage(path, kind):
+    """Damage ``path`` as ``kind`` -> the bytes it now holds (None for a folder)."""
+    data = path.read_bytes()
+    rng = random.Random(f"{path.name}-{kind}")
+    first_line = data.find(b"\n") if b"\n" in data else len(data)
+    if kind == "empty":
+        damaged = b""
+    elif kind == "cut mid-row":
+        last = data.rstrip(b"\n").rfind(b"\n") + 1  # the last row's start
+        damaged = data[: last + max(1, (len(data) - last) // 2)]
+    elif kind == "cut mid-header":
+        damaged = data[: max(1, first_line // 2)]
+    elif kind == "garbled":
+        middle = len(data) // 2
+        noise = bytes(rng.choice(b'abc,"\n\r;0x9.-') for _ in range(40))
+        damaged = data[:middle] + noise + data[middle + 40 :]
+    elif kind == "not utf-8":
+        damaged = data.replace(b"\n", b"\xe9\xff\n").replace(b"\xe9\xff\n", b"\n", 1)
+    elif kind == "folder":
+        path.unlink()
+        path.mkdir()
+        (path / "inside").write_text("a file in the folder\n")
+        return None
+    else:
+        damaged = rng.randbytes(600)
+    path.write_bytes(damaged)
+    return damaged
+
+
+def _damaged_copy(base, tmp_path, target, kind):
+    copy = _copy(base, tmp_path)
+    sweep = _sweep_of(copy)
+    path = copy / TARGETS[target].format(sweep=sweep.relative_to(copy))
+    return copy, sweep, path, _damage(path, kind)
+
+
+def _no_line_lost(copy, path, damaged):
+    """Every line the damaged file held is still in some file of its name (``runs.csv``,
+    ``runs.csv.damaged``, ``attempts/1/metrics.csv``, ...) in the copy."""
+    if damaged is None or path.suffix == ".npz":  # a folder; a cache rebuilt from the ledger
+        return
+    kept = b"".join(
+        p.read_bytes() for p in copy.rglob(path.name + "*") if p.is_file() and p != path
+    )
+    kept += path.read_bytes() if path.is_file() else b""
+    lost = [line for line in damaged.split(b"\n") if line.strip() and line not in kept]
+    assert not lost, f"{len(lost)} lines lost, e.g. {lost[0][:80]!r}"
+
+
+def _in_process(main, argv, cwd, monkeypatch):
+    """``main(argv)`` in ``cwd`` -> (exit code, stderr); an exception is a traceback."""
+    monkeypatch.chdir(cwd)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    return code, err.getvalue()
+
+
+def _one_line_or_warnings(code, err, command):
+    assert "Traceback" not in err
+    assert code in (0, 2), err
+    if code == 2:  # the sources cannot be compared: one line says why
+        assert err.strip().splitlines()[-1].startswith(f"{command}: "), err
+
+
+@pytest.mark.parametrize(("target", "kind"), CASES)
+def test_compare_and_report_read_a_damaged_file(base, tmp_path, monkeypatch, target, kind):
+    from runner.analysis import compare, report
+
+    copy, sweep, path, damaged = _damaged_copy(base, tmp_path, target, kind)
+    source = [] if target in ("ledger", "index") else [str(sweep)]
+    code, err = _in_process(
+        compare.main, [*source, "--metric", "val_accuracy", "--at", "best"], copy, monkeypatch
+    )
+    _one_line_or_warnings(code, err, "compare")
+    code, err = _in_process(report.main, [*source, "--out", "r.html"], copy, monkeypatch)
+    _one_line_or_warnings(code, err, "report")
+    assert (copy / "r.html").is_file() == (code == 0)
+    _no_line_lost(copy, path, damaged)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "kind"), CASES)
+def test_resume_and_a_new_sweep_over_a_damaged_file(base, tmp_path, target, kind):
+    copy, sweep, path, damaged = _damaged_copy(base, tmp_path, target, kind)
+    resumed = run_cli(copy, "--resume", str(sweep.relative_to(copy)))
+    assert "Traceback" not in resumed.stderr, resumed.stderr
+    new = run_cli(copy, *NEW_SWEEP)
+    assert "Traceback" not in new.stderr, new.stderr
+    if (target, kind) == ("ledger", "folder"):  # no run can be recorded: each says so in a line
+        assert resumed.returncode in (0, 1) and new.returncode in (0, 1)
+        assert "runs.csv is a folder, not a ledger" in new.stderr
+    elif (target, kind) == ("snapshot", "folder"):  # the resume cannot replace it: one line
+        assert resumed.returncode == 1
+        assert resumed.stderr.strip().splitlines()[-1].endswith(".known_runs.npz: Is a directory")
+        assert new.returncode == 0, new.stderr
+    else:
+        assert resumed.returncode == 0, resumed.stderr
+        assert new.returncode == 0, new.stderr
+    _no_line_lost(copy, path, damaged)
+    if target == "ledger" and kind != "folder":  # the runs made since are all recorded
+        ledger = (copy / "outputs" / "runs.csv").read_text(errors="replace")
+        assert ledger.count(",ok,") >= 2
