@@ -13,11 +13,14 @@ Without a shared file system the driver does everything that touches the sweep f
 the ledger: it looks each job up in the ledger before sending it (``runner.resume``), writes
 the files each job sends back into its folder and appends the job's ledger row. A worker
 that dies takes the jobs of its chunk that had not finished with it: they are recorded
-``failed`` with the reason, and the sweep goes on.
+``failed`` with the reason, and the sweep goes on. A node that dies (stopped, preempted) takes
+its chunks' jobs too: they are recorded ``interrupted``, naming the node, and ``--resume``
+runs them; the sweep goes on on the nodes left.
 """
 
 import math
 import os
+import re
 import signal
 import socket
 import time
@@ -104,13 +107,15 @@ class RaySession:
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
         self.setup_ref = ray.put(self.setup)
 
-    def run(self, jobs, outcomes, shared_fs, places, folders=None):
+    def run(self, jobs, outcomes, shared_fs, places, folders=None, counted=False):
+        """Run ``jobs`` to their outcomes; ``counted``: the progress has them already."""
         from runner.sweeps import stopping
 
         self.open()  # first: it says so in one line when Ray is not installed
         import ray
 
-        self.progress.add(len(jobs))
+        if not counted:
+            self.progress.add(len(jobs))
         pending = list(jobs)
         running = {}  # generator -> [jobs of the chunk not yet returned]
         back = None if shared_fs else (folders, places)
@@ -184,9 +189,9 @@ class RaySession:
             return
         except Exception as error:  # noqa: BLE001 - the worker or its node is gone
             del running[generator]
-            reason = _reason(error)
+            status, reason = _reason(error)
             for job in chunk:
-                outcomes[job.idx] = self._lost(job, reason)
+                outcomes[job.idx] = self._lost(job, reason, status)
                 self._finished(job, outcomes[job.idx])
             return
         job = next(j for j in chunk if j.idx == shipped.idx)
@@ -246,13 +251,14 @@ def launch(launcher, job_overrides, initial_job_idx):
     jobs = [_job(cache, initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
     outcomes, folders = {}, {}
     shared_fs = bool(launcher.shared_fs)
-    if not shared_fs:  # the driver alone reads the ledger snapshot and the sweep folder
-        jobs = _not_done(jobs, session, outcomes, folders)
     from runner.sweeps.prepare import ledger_path
 
     places = (str(sweep_dir.absolute()), str(ledger_path(config)))
     try:
-        session.run(jobs, outcomes, shared_fs, places, folders)
+        session.open()  # first: it says so in one line when Ray is not installed
+        if not shared_fs:  # the driver alone reads the ledger snapshot and the sweep folder
+            jobs = _not_done(jobs, session, outcomes, folders)
+        session.run(jobs, outcomes, shared_fs, places, folders, counted=not shared_fs)
     except BaseException:
         context.of(config).close(at_once=True)
         raise
@@ -276,7 +282,8 @@ def check_settings(launcher):
 
 def _not_done(jobs, session, outcomes, folders):
     """Jobs whose run_key is done are answered here, as the pool's workers would -> the
-    others; ``folders`` gets every job's folder in the driver's sweep."""
+    others; ``folders`` gets every job's folder in the driver's sweep, and the sweep's progress
+    counts the whole batch."""
     from runner.sweeps import reuse
     from runner.sweeps.hydra_job import job_folder
     from runner.sweeps.worker import JobRunner
@@ -285,7 +292,9 @@ def _not_done(jobs, session, outcomes, folders):
     if reuse.snapshot_of(Path(str(sweep.dir))) is None and _numbered_folders(sweep):
         # nothing to look up and Hydra's default folders: no job composed before the tasks go
         folders.update((job.idx, Path(str(sweep.dir)) / str(job.idx)) for job in jobs)
+        session.progress.add(len(jobs))
         return list(jobs)
+    session.progress.add(len(jobs))  # the whole batch: the count reads "jobs 1/6", not "1/1"
     runner = JobRunner(session.setup)
     for key, data in session.cache.bases.items():
         runner.add_base(key, data)
@@ -298,7 +307,6 @@ def _not_done(jobs, session, outcomes, folders):
             left.append(job)
             continue
         outcomes[job.idx] = reuse.reused_result(reused, config)
-        session.progress.add(1)
         session.progress.finished(job.idx, "reused", "")
     return left
 
@@ -351,10 +359,23 @@ def check_reachable(address):
         ) from None
 
 
+_NODE = re.compile(r"Node IP: (?P<ip>[^,\s]+), node ID: (?P<id>[0-9a-f]+)")
+
+
 def _reason(error):
-    text = str(error).strip().splitlines()
-    first = text[0] if text else type(error).__name__
-    return f"its Ray worker was lost ({type(error).__name__}: {first[:200]})"
+    """Why a task's jobs were lost -> (their status, one line). A node that died (Ray names it in
+    a ``NodeDiedError``: a machine stopped, preempted or cut off) interrupts its jobs, as a
+    stopped sweep does, and ``--resume`` runs them; the line gives the node's IP and Ray's node
+    ID. A worker that died on a node still there (killed, out of memory, a crash in the job) fails
+    them, with the first sentence of Ray's message."""
+    name = type(error).__name__
+    text = str(error).strip()
+    node = _NODE.search(text)
+    if node:
+        return "interrupted", f"its Ray node was lost (node {node['ip']}, ID {node['id']}; {name})"
+    lines = text.splitlines()
+    sentence = (lines[0] if lines else name).split(". ", 1)[0].rstrip(".")
+    return "failed", f"its Ray worker was lost ({name}: {sentence[:200]})"
 
 
 def _plain(section):
