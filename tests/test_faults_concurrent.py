@@ -124,6 +124,19 @@ def test_a_claimed_run_key_is_waited_for_and_then_known_to_be_contended(tmp_path
         assert not other.contended
 
 
+def test_search_processes_on_one_study_take_different_worker_numbers(tmp_path):
+    from runner.sweeps.search.workers import WorkerSlot
+
+    study = tmp_path / "study.log"
+    first, second = WorkerSlot(study), WorkerSlot(study)
+    assert (first.number, second.number) == (0, 1)  # seeds mixed with 1: other trials
+    assert first.others_active() and second.others_active()
+    second.release()
+    assert not first.others_active()  # alone again: its closing count is no snapshot
+    first.release()
+    assert WorkerSlot(study).number == 0
+
+
 # -- end to end ---------------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ seeded apart.
 A sampler is seeded from ``hydra.sweeper.sampler.seed`` and the study's trial count, so the same
 command proposes the same trials. Two processes that open one study at the same moment see the
 same count and would propose the same trials. So each process takes the lowest free worker
-number of the study: a ``filelock`` lock ``<storage file>.worker-<n>.lock`` beside the study's
+number of the study: a ``filelock`` lock ``.<storage file>.worker-<n>.lock`` beside the study's
 file, held for the search and let go by the operating system when the process dies. A process
 alone on its study is worker 0 and seeds as before; a second one at the same time is worker 1,
 and its sampler's seed is mixed with that number. A study behind a database URL has no file to
@@ -30,7 +30,7 @@ class WorkerSlot:
         if base is None:
             return
         for number in range(MOST):
-            lock = FileLock(f"{base}.worker-{number}.lock", thread_local=False)
+            lock = FileLock(str(_lock_path(base, number)), thread_local=False)
             try:
                 lock.acquire(timeout=0)
             except Timeout:
@@ -42,8 +42,8 @@ class WorkerSlot:
         """Whether another process holds a worker number of this study now."""
         if self.base is None:
             return False
-        for path in Path(self.base).parent.glob(f"{Path(self.base).name}.worker-*.lock"):
-            if self._lock is not None and str(path) == self._lock.lock_file:
+        for path in self.base.parent.glob(_lock_path(self.base, "*").name):
+            if self._lock is not None and path == Path(self._lock.lock_file):
                 continue
             probe = FileLock(str(path), thread_local=False)
             try:
@@ -57,6 +57,11 @@ class WorkerSlot:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def _lock_path(base: Path, number) -> Path:
+    """``.study.log.worker-0.lock`` beside ``study.log``: hidden, as the sweep folder's own."""
+    return base.parent / f".{base.name}.worker-{number}.lock"
 
 
 def study_file(where) -> Path | None:
