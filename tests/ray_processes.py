@@ -293,9 +293,16 @@ if __name__ == "__main__":
     cluster = RayProcesses(tempfile.mkdtemp(prefix="ray-processes-"))
     try:
         cluster.start()
-        print(f"head {cluster.address}; HOME={cluster.head.home}; Ctrl-C stops both", flush=True)
+        print(
+            f"a head and a node at {cluster.address}; join with\n"
+            f"  HOME={cluster.head.home} RAY_AUTH_MODE=token python -m runner -m "
+            f"hydra/launcher=ray_cluster hydra.launcher.ray.init.address={cluster.address} ...\n"
+            "Ctrl-C stops both",
+            flush=True,
+        )
         signal.pause()
     except KeyboardInterrupt:
         pass
     finally:
         cluster.stop()
+        shutil.rmtree(cluster.folder, ignore_errors=True)
