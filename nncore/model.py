@@ -6,6 +6,8 @@ step is a handful of numpy calls whatever the depth of the network.
 """
 
 import math
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -258,7 +260,7 @@ class Model:
         (``allow_pickle=False``): loading a file never runs code from it.
         """
         loaded = []
-        with np.load(path, allow_pickle=False) as stored:
+        with _parameters_file(path) as stored:
             for i, layer in enumerate(self.layers):
                 for name, _ in getattr(layer, "param_names", ()):
                     key = f"layer{i}.{name}"
@@ -267,7 +269,7 @@ class Model:
                             f"{path} has no '{key}'; it was saved from a different model"
                         )
                     target = getattr(layer, name)
-                    value = stored[key]
+                    value = stored.read(key)
                     if value.shape != target.shape:
                         raise ValueError(
                             f"{path}: '{key}' has shape {value.shape}, this model needs {target.shape}"
@@ -277,6 +279,43 @@ class Model:
                     loaded.append((target, value))
         for target, value in loaded:
             target[...] = value
+
+
+class _parameters_file:
+    """An ``.npz`` written by ``Model.save``, opened for reading; a file that is not one (cut
+    short, garbled, another format) is a ValueError saying so. numpy's own message for such a
+    file suggests loading it with pickle, which would run code from it: never shown."""
+
+    _DAMAGED = (ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self._stored = np.load(path, allow_pickle=False)
+        except self._DAMAGED as error:
+            raise self._damaged(error, "not an .npz archive") from None
+        if not isinstance(self._stored, np.lib.npyio.NpzFile):  # a single .npy array
+            raise ValueError(f"{path} is not a parameters file (an .npz archive of arrays)")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._stored.close()
+        return False
+
+    def __contains__(self, key):
+        return key in self._stored
+
+    def read(self, key):
+        try:
+            return self._stored[key]
+        except self._DAMAGED as error:
+            raise self._damaged(error, f"'{key}' holds objects, not numbers") from None
+
+    def _damaged(self, error, if_pickled):
+        why = if_pickled if "pickle" in str(error) else str(error) or type(error).__name__
+        return ValueError(f"{self.path} is damaged or not a parameters file ({why})")
 
 
 def _eval_rows(batch_size):

@@ -24,6 +24,7 @@ from runner.tables.encoding import (
     Tally,
     table_from_frame,
 )
+from runner.tables.header import repeated_name
 
 CHUNK_ROWS = 200_000  # rows encoded and predicted at a time: memory stays flat for any file
 BAR_ROWS = 1_000_000  # files with more rows than this get a progress bar (in a terminal)
@@ -51,6 +52,11 @@ def main(argv=None):
     except PredictError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2  # a usage error: the run, the file or an option (docs/reference/exit-codes.md)
+    except OSError as error:  # a full disk, a folder without permission: not a bug
+        from runner.errors import EXIT_FAILED, os_problem
+
+        print(f"error: {os_problem(error)}", file=sys.stderr)
+        return EXIT_FAILED
     for line in tally_notes(tally, written, predictor.encoding):
         print(f"note: {line}", file=sys.stderr)
     if args.out:
@@ -201,7 +207,9 @@ class Predictor:
         try:
             encoding = Encoding.from_json(json.loads(preprocessing.read_text()))
         except (ValueError, KeyError, TypeError) as error:
-            raise PredictError(f"{preprocessing} is damaged ({error})") from None
+            raise PredictError(
+                f"{preprocessing} is damaged or not a preprocessing file ({_one_line(error)})"
+            ) from None
         return cls(run_dir, encoding, _model(config, encoding, params))
 
     def predict_table(self, table, proba=True, unknown="error", tally=None):
@@ -213,6 +221,7 @@ class Predictor:
         except ValueError as error:
             raise PredictError(str(error)) from None
         outputs = self.model.predict(X.astype(self.model.dtype, copy=False))
+        _check_finite(outputs, X, table, self.encoding.inputs)
         target = self.encoding.target
         if self.encoding.task != CLASSIFICATION:
             return {f"predicted_{target}": outputs[:, 0]}
@@ -241,6 +250,12 @@ class Predictor:
             header = pd.read_csv(path, nrows=0, sep=sep).columns.map(str)
         except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
             raise PredictError(f"{path} is not a readable CSV file ({error})") from None
+        twice = repeated_name(header, path, sep)
+        if twice is not None:
+            raise PredictError(
+                f"{path}: the column name '{twice}' appears more than once in its header; give "
+                "each column a name of its own"
+            )
         self._check_columns(path, header, keep, sep)
         wanted = [f.name for f in self.encoding.features] + [c for c in keep if c]
         bar = _bar(path)
@@ -254,7 +269,7 @@ class Predictor:
                 keep_default_na=True,
                 chunksize=CHUNK_ROWS,
             )
-            for chunk in chunks:
+            for chunk in _readable(chunks, path):
                 if not len(chunk):
                     continue
                 table = table_from_frame(chunk, path.name)
@@ -300,6 +315,34 @@ class Predictor:
         )
 
 
+def _readable(chunks, path):
+    """The chunks of a file being read; a line pandas cannot read (bytes that are not UTF-8,
+    a row of another width) is a PredictError naming the file."""
+    import pandas as pd
+
+    try:
+        yield from chunks
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as error:
+        raise PredictError(f"{path} is not a readable CSV file ({_one_line(error)})") from None
+
+
+def _check_finite(outputs, X, table, inputs):
+    """A row whose prediction is not a number (its values far beyond any the model was trained
+    on, so the network overflows) is refused, naming its line and its largest input, rather
+    than written as a prediction with empty probabilities."""
+    bad = ~np.isfinite(outputs).all(axis=1)
+    if not bad.any():
+        return
+    row = int(np.flatnonzero(bad)[0])
+    with np.errstate(invalid="ignore"):
+        column = int(np.nanargmax(np.abs(np.nan_to_num(X[row], nan=np.inf))))
+    raise PredictError(
+        f"{table.name}: the model gives no prediction for {int(bad.sum())} row(s), first on line "
+        f"{table.line(row)}: its input '{inputs[column]}' is far beyond the values the model was "
+        "trained on (it overflows)"
+    )
+
+
 def tally_notes(tally, rows, encoding):
     """One line on the unseen categories (per column), one on the filled cells; or none."""
     notes = []
@@ -342,6 +385,10 @@ def _model(config, encoding, params):
     except ValueError as error:
         raise PredictError(str(error)) from None
     return model
+
+
+def _one_line(error):
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _summary(run_dir):
@@ -393,6 +440,10 @@ def _output(out):
         with open(tmp, "w", newline="") as stream:
             yield stream
         os.replace(tmp, out)
+    except OSError as error:
+        if not error.filename or error.filename == str(tmp):
+            error.filename = str(out)  # the file the user asked for, not the temporary one
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -1,5 +1,6 @@
 """The training loop of one run. Takes a config and an output folder; knows nothing of Hydra."""
 
+import contextlib
 import math
 import secrets
 import sys
@@ -116,6 +117,11 @@ def run(cfg, ctx, resolved=None):
         status, message = "interrupted", interrupted.reason
     except OSError as error:  # the disk, not the code: no traceback to keep
         message = f"could not write the run's files: {os_problem(error)}"
+    except MemoryError as error:  # a config too big for this machine, not a bug
+        message = (
+            f"out of memory ({error or 'MemoryError'}); a smaller data.samples, model.width or "
+            "trainer.batch_size needs less"
+        )
     except Exception as error:  # a bug, not a user's mistake: keep the traceback next to the run
         message = f"{type(error).__name__}: {error} (traceback in {run_dir / 'error.log'})"
         (run_dir / "error.log").write_text(traceback.format_exc())
@@ -127,7 +133,8 @@ def run(cfg, ctx, resolved=None):
             )
             problems += _record(row, ctx, write_summary_file=claimed)
     if problems:
-        raise RecordError("; ".join(problems) + f" (run folder: {run_dir})")
+        first = [message] if status == "failed" and message else []  # what stopped the run
+        raise RecordError("; ".join(first + problems) + f" (run folder: {run_dir})")
     if interrupted or held.pending:
         raise interrupted or Interrupted(held.pending)
     return row
@@ -167,12 +174,24 @@ def _claim(run_dir):
     return True
 
 
+@contextlib.contextmanager
+def writing(path):
+    """An OSError within names ``path`` when it names no file (a flush does not), so the
+    message says which file could not be written."""
+    try:
+        yield
+    except OSError as error:
+        if not error.filename:
+            error.filename = str(path)
+        raise
+
+
 def _close(metrics):
     try:
         if metrics is not None:
             metrics.close()
     except OSError as error:
-        return [f"metrics.csv was not completely written: {os_problem(error)}"]
+        return [f"metrics.csv was not completely written: {os_problem(error, metrics.path)}"]
     return []
 
 
@@ -183,11 +202,12 @@ def _record(row, ctx, write_summary_file):
         try:
             write_summary(ctx.run_dir, row)
         except OSError as error:
-            problems.append(f"summary.csv not written: {os_problem(error)}")
+            where = Path(ctx.run_dir) / "summary.csv"
+            problems.append(f"summary.csv not written: {os_problem(error, where)}")
     try:
         append_to_ledger(ctx.ledger, row)
     except OSError as error:
-        problems.append(f"no row in the ledger {ctx.ledger}: {os_problem(error)}")
+        problems.append(f"no row in the ledger: {os_problem(error, ctx.ledger)}")
     return problems
 
 
@@ -203,9 +223,10 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
         say(f"warning: {note}", file=sys.stderr)
     cache = Path(ctx.sweep_dir) / CACHE_FOLDER if ctx.sweep_dir else None
     dataset, model = dataset_and_model(cfg, trainer["seed"], ctx.base_dir, cache)
-    encoding_of(dataset).save(run_dir / PREPROCESSING_FILE)
-    for note in dataset.notes:
-        say(f"note: {note}", file=sys.stderr)
+    with writing(run_dir / PREPROCESSING_FILE):
+        encoding_of(dataset).save(run_dir / PREPROCESSING_FILE)
+    for note in dataset.notes:  # hints, and warnings that say so themselves
+        say(note if note.startswith("warning: ") else f"note: {note}", file=sys.stderr)
     progress.n_parameters, progress.task = model.n_parameters, dataset.task
     check_task_metrics(cfg, dataset.task)
     progress.loss = loss_name(cfg, dataset.task)
@@ -243,7 +264,7 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
             "learning_rate": model.optimizer.current_learning_rate,
             "seconds": time.perf_counter() - clock,
         }
-        with indivisible():  # a signal in between would leave the ledger an epoch behind
+        with indivisible(), writing(metrics.path):  # no signal between written and counted
             metrics.write(row)
             progress.record(row)
         show.logged(row)
@@ -302,7 +323,8 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
     if status == "ok":
         message = _keep_best(best, progress, message)
         progress.test = evaluate_test(model, dataset, batch_size)
-        model.save(run_dir / "params.npz")
+        with writing(run_dir / "params.npz"):
+            model.save(run_dir / "params.npz")
     if trainer["plots"] is True or (trainer["plots"] == "auto" and ctx.sweep_dir is None):
         draw_run_plots(
             run_dir,

@@ -83,7 +83,7 @@ def test_whole_floats_with_few_values_are_classes_labelled_as_whole_numbers(tmp_
 def test_data_task_overrides_the_rule_without_a_note(cars):
     base, _ = cars
     data = _load(base, "data.path=cars.csv", "data.target=hp", "data.task=classification")
-    assert data.task == CLASSIFICATION and not any("data.task" in n for n in data.notes)
+    assert data.task == CLASSIFICATION and not any("data.task=auto" in n for n in data.notes)
 
 
 def test_the_run_prints_the_inferred_task_in_one_line(cars):

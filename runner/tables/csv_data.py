@@ -1,6 +1,8 @@
 """``data=csv``: the config checked before the file is read, then the file as a Dataset
 (read through a sweep's cache, split, encoded by runner.tables.encoding)."""
 
+import math
+
 import numpy as np
 from omegaconf import OmegaConf
 
@@ -21,7 +23,9 @@ from runner.tables.encoding import (
     check_missing,
     column_kind,
     fit_encoding,
+    infinite_cells,
 )
+from runner.tables.header import repeated_name, shown_columns
 from runner.tables.separator import AUTO, CANDIDATES, NAMES, check_sep, resolve_sep, shown
 from runner.tables.splits import SPLITS, split_rows
 
@@ -123,6 +127,10 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
         raise ConfigError("data.target", target, _no_column(table, path))
     features = _features(cfg, table, target, path)
     kinds = {column: column_kind(table.columns[column], column, path.name) for column in features}
+    try:
+        infinite_cells(table, [*features, target])
+    except ValueError as error:
+        raise ConfigError("data.path", cfg.path, str(error)) from None
     missing = cfg.get("missing", "error")
     drop, dropped = check_missing(table, features, target, missing)
     if drop is not None:
@@ -139,6 +147,7 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
             f"has a single class ({classes[0]!r}) in {path.name}; a classifier needs at "
             "least 2 (for a numeric target, data.task=regression)",
         )
+    lone = _single_row_classes(y, classes, target, len(table)) if task == CLASSIFICATION else ()
     stratified = task == CLASSIFICATION and cfg.get("split", "stratified") == "stratified"
     train, val, test = split_rows(
         len(table),
@@ -153,7 +162,7 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
     )
     standardize = cfg.get("standardize", True)
     source = {"file": path.name, "rows": {"train": len(train), "val": len(val), "test": len(test)}}
-    notes = tuple(filter(None, [sep_note, dropped, *too_many, task_note]))
+    notes = tuple(filter(None, [sep_note, dropped, *too_many, task_note, *lone]))
     if drop is None and float_splits.applies(table, kinds):  # whole table: its moments hold
         encoding = fit_encoding(table, kinds, target, task, classes, missing)
         X_train, X_val, X_test = float_splits.encode_splits(
@@ -173,7 +182,9 @@ def csv_dataset(cfg, rng, dtype, path, cache_dir=None):
     if not standardize:
         notes += _scale_hint(X_train, encoding.inputs)
     if task == REGRESSION:
+        _check_target_size(y, target, dtype, table)
         y = y.astype(dtype).reshape(-1, 1)
+    _check_inputs_finite((X_train, X_val, X_test), encoding.inputs, path)
     return Dataset(
         X_train,
         y[train],
@@ -220,9 +231,18 @@ def _read(path, cfg, cache_dir):
     except pd.errors.EmptyDataError:
         raise ConfigError("data.path", cfg.path, "is empty: no header, no rows") from None
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise ConfigError("data.path", cfg.path, f"not a readable CSV file ({error})") from None
+        why = " ".join(str(error).split())  # pandas' C errors end in a line break
+        raise ConfigError("data.path", cfg.path, f"not a readable CSV file ({why})") from None
     if not len(table):
         raise ConfigError("data.path", cfg.path, "has a header but no rows")
+    twice = repeated_name(table.columns, path, sep)
+    if twice is not None:
+        raise ConfigError(
+            "data.path",
+            cfg.path,
+            f"the column name '{twice}' appears more than once in the header of {path.name}; "
+            "give each column a name of its own",
+        )
     if sep == ",":
         return table, None
     typed = AUTO if setting == AUTO else NAMES.get(sep, sep)
@@ -232,7 +252,7 @@ def _read(path, cfg, cache_dir):
 def _no_column(table, path):
     """The message for a target the file has no column of; a single column whose name holds
     a separator says the file was read with the wrong one."""
-    message = f"no such column in {path.name}; columns: {', '.join(table.columns)}"
+    message = f"no such column in {path.name}; {shown_columns(table.columns)}"
     if len(table.columns) == 1:
         name = next(iter(table.columns))
         inside = [shown(c) for c in CANDIDATES if c in name]
@@ -255,7 +275,7 @@ def _features(cfg, table, target, path):
             raise ConfigError(
                 "data.features",
                 column,
-                f"no such column in {path.name}; columns: {', '.join(table.columns)}",
+                f"no such column in {path.name}; {shown_columns(table.columns)}",
             )
     if target in features:
         raise ConfigError("data.features", target, "is the target; a feature cannot be the target")
@@ -326,7 +346,8 @@ def _task(task, values, column):
 
 
 def _whole(values):
-    return bool(np.all(np.mod(values, 1) == 0))
+    """Whole numbers an int64 label holds exactly (1e300 is whole, but no label)."""
+    return bool(np.all(np.mod(values, 1) == 0) and np.all(np.abs(values) <= 2**53))
 
 
 def _target(values, column, task):
@@ -346,6 +367,53 @@ def _target(values, column, task):
     codes, uniques = pd.factorize(pd.Series(values), sort=True)
     classes = [value.item() if isinstance(value, np.generic) else value for value in uniques]
     return codes.astype(np.int64), classes
+
+
+def _single_row_classes(y, classes, target, rows):
+    """A warning when most classes have a single row (an id, or a number meant as a value):
+    a class seen once cannot be learned, and accuracy stays at 0."""
+    counts = np.bincount(y, minlength=len(classes))
+    single = int((counts == 1).sum())
+    if len(classes) <= 2 or single * 2 <= len(classes):
+        return ()
+    return (
+        f"warning: target '{target}' has {len(classes)} classes in {rows} rows, {single} of "
+        "them with a single row: a class seen once cannot be learned. For numbers meant as "
+        "values use data.task=regression; for an id column choose another data.target",
+    )
+
+
+def _check_target_size(y, target, dtype, table):
+    """A regression target the training's loss cannot square in ``dtype`` (its square
+    overflows to inf and the run would end as diverged, blaming the learning rate)."""
+    limit = math.sqrt(np.finfo(dtype).max) / 10
+    with np.errstate(invalid="ignore"):
+        big = np.abs(y) > limit
+    if big.any():
+        row = int(np.flatnonzero(big)[0])
+        raise ConfigError(
+            "data.target",
+            target,
+            f"reaches {y[row]:.3g} on line {table.line(row)} of {table.name}, too large to train "
+            f"on in {np.dtype(dtype).name} (beyond {limit:.1g}); rescale the column (divide it "
+            "by a power of ten)",
+        )
+
+
+def _check_inputs_finite(blocks, inputs, path):
+    """Inputs that standardising made infinite or NaN (a column of numbers near 1e308)."""
+    for X in blocks:
+        if X is None or not X.size:
+            continue
+        bad = ~np.isfinite(X).all(axis=0)
+        if bad.any():
+            column = inputs[int(np.flatnonzero(bad)[0])]
+            raise ConfigError(
+                "data.path",
+                path.name,
+                f"column '{column}' holds numbers too large to standardise (they overflow); "
+                "rescale the column (divide it by a power of ten)",
+            )
 
 
 def _scale_hint(X, inputs):

@@ -211,6 +211,10 @@ class Encoding:
             names = [feature.name for feature in self.features]
             block = table.float_block(names, consume)
             if block is not None and all(not table.missing(n).any() for n in names):
+                infinite = np.isinf(block)
+                if infinite.any():
+                    at = int(np.flatnonzero(infinite.any(axis=0))[0])
+                    raise_infinite(table, names[at], infinite[:, at], where)
                 if scale:
                     block -= np.array([f.mean for f in self.features])
                     block /= np.array([f.std for f in self.features])
@@ -228,6 +232,8 @@ class Encoding:
             if feature.kind == NUMERIC:
                 column = out[:, at]
                 column[...] = _numbers(values, feature.name, where, table.offset)
+                if np.isinf(column).any():
+                    raise_infinite(table, feature.name, np.isinf(column), where)
                 if scale and (feature.mean != 0 or feature.std != 1):
                     column -= feature.mean
                     column /= feature.std
@@ -405,6 +411,8 @@ def column_kind(values, column, name):
 
     numbers = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce")
     parsed = int(numbers.notna().sum())
+    if present and parsed == len(present):  # numbers pandas kept as text (beyond int64)
+        return NUMERIC
     if present and parsed >= len(present) / 2:
         first = next(i for i, v in enumerate(values) if not _is_missing(v) and _not_a_number(v))
         raise ConfigError(
@@ -422,6 +430,31 @@ def _not_a_number(value):
     except (TypeError, ValueError):
         return True
     return False
+
+
+def infinite_cells(table, columns, where=""):
+    """A ValueError naming the first column of ``columns`` holding inf or -inf, its first line
+    and its count; a number must be finite (read as a number, inf would train to NaN and
+    predict empty probabilities)."""
+    for column in columns:
+        values = table.columns[column]
+        if values.dtype.kind != "f":
+            continue
+        bad = np.isinf(values)
+        if bad.any():
+            raise_infinite(table, column, bad, where)
+
+
+def raise_infinite(table, column, bad, where=""):
+    rows = np.flatnonzero(bad)
+    lines = ", ".join(str(table.line(i)) for i in rows[:3])
+    where_in = (
+        f"on line {lines}" if len(rows) == 1 else f"in {len(rows)} rows, first on lines {lines}"
+    )
+    raise ValueError(
+        f"{where}column '{column}' holds an infinite number (inf) {where_in}; numbers must be "
+        "finite: fix those cells or leave them empty (missing)"
+    )
 
 
 def check_missing(table, features, target, mode):

@@ -23,6 +23,11 @@ def moments(matrix):
     large offset, so the mean is refined by a second pass over the deviations."""
     if not len(matrix):
         return np.zeros(matrix.shape[1]), np.zeros(matrix.shape[1])
+    with np.errstate(invalid="ignore", over="ignore"):  # inf cells: refused later, by column
+        return _moments(matrix)
+
+
+def _moments(matrix):
     mean = matrix.mean(axis=0)
     residual, m2 = np.zeros(matrix.shape[1]), np.zeros(matrix.shape[1])
     for start in range(0, len(matrix), CHUNK_ROWS):
