@@ -4,9 +4,13 @@ and the exit codes every command ends with."""
 import contextlib
 import difflib
 import errno
+import io
+import os
 import re
+import shutil
 import sys
 import traceback
+from pathlib import Path
 
 # nncore's argument errors read "<argument> must be ..., got <value>"
 _ARGUMENT_ERROR = re.compile(r"^(?P<name>\w+) (?P<problem>must .*?)(?:, got (?P<value>.*))?$")
@@ -93,17 +97,87 @@ def _describe(options):
     return "{" + ", ".join(f"{k}: {v}" for k, v in options.items()) + "}"
 
 
-def os_problem(error):
-    """An OSError as ``file: what went wrong (why, when it is known)``."""
-    where = f"{error.filename}: " if error.filename else ""
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # the disk (or a quota) has no room left
+
+
+def os_problem(error, path=None):
+    """An OSError as ``file: what went wrong (why, when it is known)``; ``path``: the file
+    being written when the error does not name one (a flush of an open file does not). A full
+    disk says how much room is left where the file goes."""
+    filename = error.filename or path or _file_being_written(error)
+    where = f"{filename}: " if filename else ""
     hint = {
-        errno.ENOSPC: " (the disk is full)",
-        errno.EDQUOT: " (disk quota exceeded)",
-        errno.EFBIG: " (file size limit reached)",
-        errno.EROFS: " (read-only file system)",
-        errno.EACCES: " (no permission)",
+        errno.ENOSPC: " (the disk is full",
+        errno.EDQUOT: " (disk quota exceeded",
+        errno.EFBIG: " (file size limit reached",
+        errno.EROFS: " (read-only file system",
+        errno.EACCES: " (no permission",
     }.get(error.errno, "")
-    return f"{where}{error.strerror or error}{hint}"
+    if hint and error.errno in _FULL and filename:
+        hint += free_space(filename)
+    return f"{where}{error.strerror or error}{hint + ')' if hint else ''}"
+
+
+def name_the_file(error):
+    """Give an OSError that names no file the name of the file it was raised writing, if its
+    traceback tells (see :func:`_file_being_written`) -> ``error``. Call it where the error is
+    caught in the process that raised it: the name survives pickling, the traceback does not
+    (a sweep's worker sends a job's error to the main process)."""
+    if isinstance(error, OSError) and not error.filename:
+        error.filename = _file_being_written(error)
+    return error
+
+
+def _file_being_written(error):
+    """The name of the open file nearest where ``error`` was raised: a write or flush that
+    fails (a full disk) raises an OSError that names no file, and the frame that wrote it
+    holds the file object (Hydra's own config files are written so)."""
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for value in frame.f_locals.values():
+            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str):
+                return value.name
+    return None
+
+
+def free_space(path):
+    """``"; 12 KiB free in /folder"`` for the file system holding ``path`` (its nearest
+    existing folder), or ``""`` when that cannot be told."""
+    folder = Path(os.fsdecode(path)).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return ""
+    return f"; {_size(free)} free in {folder}"
+
+
+def _size(count):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TiB"
+
+
+def disk_error(error):
+    """The OSError behind ``error``: itself, or a full or read-only disk among its causes and
+    contexts (a launcher re-raises a job's error wrapped, or a second error is raised while
+    handling it); None otherwise, and for a bug raised while handling some other OSError."""
+    if isinstance(error, OSError):
+        return error
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _FULL | {errno.EROFS}:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def check_resolvable(cfg):
@@ -147,8 +221,8 @@ def _one_line(error):
         return hydra_problem(error), EXIT_USAGE
     if isinstance(error, ConfigError):
         return str(error), EXIT_USAGE
-    if isinstance(error, OSError):
-        return os_problem(error), EXIT_FAILED
+    if disk_error(error) is not None:
+        return os_problem(disk_error(error)), EXIT_FAILED
     if type(error).__name__ == "TerminatedWorkerError":  # joblib's worker died (kill -9, OOM)
         codes = next((line for line in str(error).splitlines() if "exit codes" in line), "")
         return (
