@@ -118,13 +118,15 @@ def os_problem(error, path=None):
     return f"{where}{error.strerror or error}{hint + ')' if hint else ''}"
 
 
-def name_the_file(error):
+def name_the_file(error, default=None):
     """Give an OSError that names no file the name of the file it was raised writing, if its
-    traceback tells (see :func:`_file_being_written`) -> ``error``. Call it where the error is
-    caught in the process that raised it: the name survives pickling, the traceback does not
-    (a sweep's worker sends a job's error to the main process)."""
+    traceback tells (see :func:`_file_being_written`), else ``default`` (the folder it was
+    writing in) -> ``error``. Call it where the error is caught in the process that raised it:
+    the name survives pickling, the traceback does not (a sweep's worker sends a job's error
+    to the main process)."""
     if isinstance(error, OSError) and not error.filename:
-        error.filename = _file_being_written(error)
+        found = _file_being_written(error)
+        error.filename = found if found is not None else (str(default) if default else None)
     return error
 
 

@@ -18,7 +18,7 @@ from conftest import run_cli
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 FULL = re.compile(
-    r"(?P<file>\S+\.(csv|json|npz|yaml|log)\S*): No space left on device \(the disk is full; "
+    r"(?P<file>/\S+): No space left on device \(the disk is full; "
     r"[\d.]+ (B|KiB|MiB) free in \S+\)"
 )
 QUIET = ("trainer.plots=false", "trainer.progress=none")

@@ -150,6 +150,7 @@ class JobRunner:
         ``check_done=False``: the launcher looked the job up in the ledger already."""
         from hydra.core.utils import JobRuntime
 
+        from runner.errors import name_the_file
         from runner.sweeps import reuse
         from runner.sweeps.sweep_job import hinted
 
@@ -162,8 +163,11 @@ class JobRunner:
         if reused is not None:
             return reuse.reused_result(reused, config)
         folder.mkdir(parents=True, exist_ok=True)
-        with _output_to(folder / LOG_NAME), hinted(prechecked=found):
-            ret = run_job(self.task, config, self.callbacks, folder, whitelist)
+        try:
+            with _output_to(folder / LOG_NAME), hinted(prechecked=found):
+                ret = run_job(self.task, config, self.callbacks, folder, whitelist)
+        except OSError as error:  # a full disk: its traceback stays here, so name its file now
+            raise name_the_file(error, default=folder) from None
         return JobResult.of_return(ret)
 
 
