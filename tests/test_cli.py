@@ -181,7 +181,7 @@ def test_ctrl_c_keeps_rows_records_interrupted_and_exits_non_zero(tmp_path):
 @pytest.mark.parametrize("launcher, started", [("basic", 1), ("pool", 2)])
 def test_ctrl_c_in_a_sweep_still_writes_its_summary(tmp_path, launcher, started):
     """Basic runs one job at a time; the pool (two workers) two: each running job's row is
-    interrupted, and jobs not started yet have none."""
+    interrupted, and jobs not started yet have a not_started summary row and no ledger row."""
     process = start_cli(
         tmp_path,
         "-m",
@@ -195,7 +195,7 @@ def test_ctrl_c_in_a_sweep_still_writes_its_summary(tmp_path, launcher, started)
     _interrupt_when_logged(process, pattern, tmp_path, files=started)
     assert process.returncode == 130
     summary = pd.read_csv(_one(tmp_path, "outputs/sweeps/*/*/summary.csv"))
-    assert list(summary["status"]) == ["interrupted"] * started
+    assert list(summary["status"]) == ["interrupted"] * started + ["not_started"] * (4 - started)
     ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
     assert list(ledger["status"]) == ["interrupted"] * started
     assert len(list(tmp_path.glob(pattern))) == started

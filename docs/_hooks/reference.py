@@ -31,6 +31,8 @@ CONF = ROOT / "conf"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from runner.sweeps.flags import FLAGS as RUNNER_FLAGS  # noqa: E402 - ROOT on sys.path first
+
 MARKER = re.compile(r"^<!-- generated: ([\w-]+) -->$", re.M)  # alone on its line
 PROBLEMS = []  # what the code has that this page cannot describe; each fails a strict build
 LOG = logging.getLogger("mkdocs.plugins.nnrunner.reference")
@@ -140,14 +142,7 @@ KEY_MEANINGS = {  # group keys that no file of conf/ comments on
     "optimizer.beta_1": "Adam: decay of the running mean of gradients (momentum)",
     "optimizer.beta_2": "Adam: decay of the running mean of squared gradients",
 }
-RUNNER_FLAGS = {  # python -m runner's flags that are the runner's own, not Hydra's
-    "--resume": (
-        "SWEEP_DIR [overrides...]",
-        "finish a stopped sweep in place: its command "
-        "again (from its multirun.yaml) with `hydra.sweep.dir` pinned to the folder; "
-        "overrides after it are added",
-    ),
-}
+
 MARKER_FOLDERS = (".running", ".claims")  # listed as a folder: their files are one per job
 # What runs write, by where it is (runner.records, runner.sweeps); files_page lists what a run
 # and a sweep really write, and a file without a line here fails the build.
@@ -157,7 +152,8 @@ FILES = {
         "runs.csv.lock": "the ledger's file lock: parallel jobs append one at a time",
         ".runs.csv.index.npz": "the ledger's `run_key` and `status` columns as scanned, so a "
         "later sweep reads only the rows appended since",
-        ".claims/": "one lock per run key a job is training (and who holds it): two sweeps "
+        ".claims/": "one file per run key a job has trained, named by the key and holding its "
+        "last holder's name (pid, host, since), locked while the job trains: two sweeps "
         "started at once never train one experiment twice",
     },
     "run": {
@@ -187,7 +183,8 @@ FILES = {
         ".planned.csv": "a grid sweep: every job it means to run (number, overrides), so its "
         "summary lists those that never started as `not_started`",
         ".sweep.lock": "held by the process running the sweep: a second `--resume` of the "
-        "folder says who holds it",
+        "folder says who holds it (from `.sweep.holder`, there only while the sweep runs) "
+        "and exits 2, or waits with `--wait`",
         ".known_runs.npz": "the ledger's keys when the sweep started: what each job looks up "
         "to skip an experiment already done",
         ".running/": "one marker per running job (host and pid), removed once the job has "
@@ -830,7 +827,7 @@ def runner_command():
         "## `python -m runner`",
         "",
         "One run, or with `-m` a sweep: `python -m runner [flags] [group=option] [key=value]...`. "
-        "The flags are Hydra's, and `--resume` the runner's own; the "
+        "The flags are Hydra's, and `--resume`, `--wait` and `--trust-folder` the runner's own; the "
         "[configuration reference](config.md) lists every key.",
         "",
         *rows,
