@@ -3,9 +3,14 @@ journal file, with trials proposed, reported for pruning and finished by several
 once: the pool's workers and Slurm tasks (tests/slurm_cluster.py). No trial lost, none
 numbered twice, none run twice; a second command continues the study."""
 
+import subprocess
+import sys
+import time
+
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, start_cli
+from postgres_server import PostgresServer, missing
 
 optuna = pytest.importorskip("optuna", reason="the [optuna] extra is not installed")
 pytest.importorskip("psycopg", reason="the [postgres] extra is not installed")
@@ -83,3 +88,77 @@ def test_slurm_tasks_search_at_once_through_a_shared_study(
         (log,) = tmp_path.glob("outputs/sweeps/*/*/study.log")
         where = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(log)))
     _check_each_trial_once(tmp_path, _trials(where, name), 6)
+
+
+SHORT = (
+    "-m",
+    "hydra/sweeper=optuna",
+    'hydra.sweeper.params={optimizer.learning_rate: "interval(0.001, 0.1)"}',
+    "hydra.sweeper.n_trials=2",
+    "trainer.epochs=10",
+)
+
+
+def test_a_database_that_does_not_answer_is_one_line_before_any_trial(tmp_path, postgres_server):
+    url = postgres_server.url("+psycopg").replace(f":{postgres_server.port}/", ":1/")
+    result = run_cli(tmp_path, *SHORT, f"hydra.sweeper.storage={url}", timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: hydra.sweeper.storage={url}: cannot be opened: ")
+    assert not (tmp_path / "outputs" / "runs.csv").exists()  # no trial ran
+
+
+def test_a_missing_driver_is_one_line_with_the_install_hint(tmp_path, postgres_server):
+    url = postgres_server.url("+psycopg")
+    without_psycopg = (
+        "import sys, runpy; sys.modules['psycopg'] = None; "
+        "sys.argv = ['runner', *sys.argv[1:]]; runpy.run_module('runner', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", without_psycopg, *SHORT, f"hydra.sweeper.storage={url}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "pip install -e '.[postgres]'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_server_stopped_mid_search_is_one_line_and_resume_continues_once_it_is_back(
+    tmp_path,
+):
+    """Its own server: this test stops it. The trials that finished keep their rows; the
+    running ones end; --resume, once the server is back, completes the study."""
+    if missing():
+        pytest.skip(missing())
+    with PostgresServer() as server:
+        url = server.url("+psycopg")
+        args = (
+            *SEARCH,
+            f"hydra.sweeper.storage={url}",
+            "hydra.sweeper.study_name=stopped",
+            "hydra.sweeper.n_trials=6",
+            "hydra.sweep.dir=sweep",
+            "trainer.epochs=20000",
+        )
+        process = start_cli(tmp_path, *args)
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("sweep/*/metrics.csv")):
+            assert process.poll() is None and time.monotonic() < deadline, "no trial started"
+            time.sleep(0.2)
+        server.stop("immediate")
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 1, err[-3000:]
+        assert "Traceback" not in err
+        assert "the study's storage stopped answering" in err.strip().splitlines()[-1]
+
+        server.restart()
+        resumed = run_cli(tmp_path, "--resume", "sweep", timeout=600)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        trials = _trials(url, "stopped")
+        finished = [t for t in trials if t.state.is_finished()]
+        assert len({t.number for t in trials}) == len(trials)  # none numbered twice
+        done = [t for t in finished if t.state != optuna.trial.TrialState.FAIL]
+        assert len(done) >= 6, [t.state for t in trials]

@@ -84,16 +84,46 @@ def sweep(sweeper, arguments):
     )
     try:
         run.go(n_trials)
-    except BaseException:
-        # a stop signal, or too many failures: this process's trials running now
-        _mark_interrupted(study, storage, run.asked)
-        with contextlib.suppress(Exception):  # what was found so far, if it can be said
-            found()
-        raise
+    except BaseException as error:
+        # a stop signal, or too many failures: this process's trials running now (when the
+        # storage still answers; a resume marks them otherwise)
+        with contextlib.suppress(Exception):
+            _mark_interrupted(study, storage, run.asked)
+        lost = storage_lost(error, where)
+        if lost is None:
+            with contextlib.suppress(Exception):  # what was found so far, if it can be said
+                found()
+            raise
+        raise lost from None
     finally:
         slot.release()
     found()
     return run.returns
+
+
+class StorageLost(ConnectionError):
+    """The study's storage stopped answering mid-search; the message is the user's one line
+    (an OSError: the entry point prints it and exits 1)."""
+
+
+def storage_lost(error, where):
+    """A StorageLost for an error of the study's database (Optuna's StorageInternalError,
+    SQLAlchemy's OperationalError, wrapped or not), or None for any other error."""
+    chain, seen = error, []
+    while chain is not None and len(seen) < 10:
+        seen.append(chain)
+        chain = chain.__cause__ or chain.__context__
+    kinds = {"StorageInternalError", "OperationalError", "InterfaceError"}
+    found = next((e for e in seen if type(e).__name__ in kinds), None)
+    if found is None:
+        return None
+    cause = next((e for e in reversed(seen) if type(e).__name__ in kinds), found)
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return StorageLost(
+        f"hydra.sweeper.storage={where.shown}: the study's storage stopped answering "
+        f"({reason}); the trials that finished are in the ledger, and "
+        "python -m runner --resume SWEEP_DIR continues the study once it answers again"
+    )
 
 
 def require_optuna():

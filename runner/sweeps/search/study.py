@@ -117,8 +117,23 @@ def _open(where, made):
     except Exception as error:  # noqa: BLE001 - SQLAlchemy's and the drivers' many kinds
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(
-            "hydra.sweeper.storage", where.target, f"cannot be opened: {reason}"
+            "hydra.sweeper.storage",
+            where.target,
+            f"cannot be opened: {reason.rstrip('.')}{_hint(where, error)}",
         ) from None
+
+
+def _hint(where, error):
+    """How to get the database driver a URL needs, when its import failed."""
+    text = f"{error} {error.__cause__ or ''} {error.__context__ or ''}"
+    if not where.target.startswith("postgresql") or not (
+        isinstance(error, ImportError) or "import" in text.lower()
+    ):
+        return ""
+    return (
+        "; its driver is not installed: pip install -e '.[postgres]' (psycopg 3) and write the "
+        "URL as postgresql+psycopg://USER@HOST/DATABASE"
+    )
 
 
 SCHEMA_TRIES = 5
