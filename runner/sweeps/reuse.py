@@ -22,10 +22,12 @@ first moves that attempt's files to ``attempts/<n>/`` in the folder.
 import contextlib
 import math
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner import known_runs
+from runner.progress import say
 from runner.records import flatten, ledger_at, write_summary
 from runner.run_key import data_fingerprint, run_key
 
@@ -40,7 +42,7 @@ def take_snapshot(sweep_dir, ledger, mode):
     The snapshot is written only when the ledger knows some run; a stale one (a resumed sweep's)
     is removed first, so a job never reads the ledger as it was before."""
     path = Path(sweep_dir) / SNAPSHOT
-    path.unlink(missing_ok=True)
+    _remove_snapshot(path)
     if mode == "never":
         return None, None
     known, note = read_ledger(ledger)
@@ -48,6 +50,20 @@ def take_snapshot(sweep_dir, ledger, mode):
         Path(sweep_dir).mkdir(parents=True, exist_ok=True)
         known.save(path)
     return known, note
+
+
+def _remove_snapshot(path):
+    """Remove a stale snapshot; something else in its place (a folder) is moved aside to
+    ``.known_runs.npz.damaged``, said once, since the sweep needs the name."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        aside = path.with_name(path.name + ".damaged")
+        path.rename(aside)
+        say(
+            f"warning: {path} was not a snapshot of the ledger; moved aside to {aside.name}",
+            file=sys.stderr,
+        )
 
 
 def read_ledger(ledger, dry_run=False):
