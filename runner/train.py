@@ -207,7 +207,11 @@ def _record(row, ctx, write_summary_file):
     try:
         append_to_ledger(ctx.ledger, row)
     except OSError as error:
-        problems.append(f"no row in the ledger: {os_problem(error, ctx.ledger)}")
+        problem = f"no row in the ledger: {os_problem(error, ctx.ledger)}"
+        problems.append(problem)
+        if write_summary_file:  # the run's own row then says so too: a sweep counts it failed
+            with contextlib.suppress(OSError):
+                write_summary(ctx.run_dir, {**row, "status": "failed", "message": problem})
     return problems
 
 
