@@ -249,10 +249,14 @@ def test_ctrl_c_stops_the_running_jobs_which_record_themselves(tmp_path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert "Traceback" not in err, err[-3000:]
+    assert process.returncode == 130, err[-3000:]
+    summary = pd.read_csv(_sweep_dir(tmp_path) / "summary.csv")
+    assert sorted(summary["job"]) == [0, 1, 2, 3]  # every job accounted for
+    assert set(summary["status"]) <= {"interrupted", "not_started"}, summary["status"]
     ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
-    assert len(ledger) == 4 and set(ledger["status"]) == {"interrupted"}, ledger[
-        ["status", "message"]
-    ]
+    assert set(ledger["status"]) == {"interrupted"}, ledger[["status", "message"]]
+    interrupted = summary[summary["status"] == "interrupted"]
+    assert sorted(ledger["job"]) == sorted(interrupted["job"])  # no row for a job not started
     ran = ledger[ledger["epochs_done"].fillna(0) > 0]
     assert len(ran) >= 2  # the running jobs kept the rows they had logged
     for run_dir in ran["run_dir"]:
@@ -269,3 +273,39 @@ def test_on_a_shared_disk_workers_write_the_sweep_themselves(tmp_path):
     assert result.returncode == 1, result.stderr[-3000:]  # the width-0 job fails, alone
     _check_sweep(tmp_path, 4, failed=[1])
     assert not list(scratch.iterdir())  # no scratch: the jobs wrote where the driver reads
+
+
+def test_a_chunk_lost_with_its_node_interrupts_its_running_job_and_starts_none_after():
+    """A task runs its chunk in order: when its node dies, the first job not back was running
+    (interrupted, naming the node, with its row) and the others never began (not_started: no
+    folder, no ledger row; --resume runs them)."""
+    from types import SimpleNamespace
+
+    from ray.exceptions import NodeDiedError
+
+    from runner.sweeps.progress import SweepProgress
+    from runner.sweeps.ray_launch import RaySession
+    from runner.sweeps.result import JobResult
+
+    died = (
+        "Task failed because the node it was running on is dead or unavailable. Node IP: "
+        "10.0.0.7, node ID: 5f0e. This can happen if the node was preempted."
+    )
+
+    def task():
+        raise NodeDiedError(died)
+        yield  # a streaming task's generator
+
+    recorded = []
+    session = RaySession.__new__(RaySession)
+    session.progress = SweepProgress(expected=3, interactive=False)
+    session._lost = lambda job, reason, status: (
+        recorded.append((job.idx, status, reason)) or (JobResult.lost(reason, status))
+    )
+    generator = task()
+    running, outcomes = {generator: [SimpleNamespace(idx=i) for i in (4, 5, 6)]}, {}
+    session._take(generator, running, outcomes, None)
+    lost = "its Ray node was lost (node 10.0.0.7, ID 5f0e; NodeDiedError)"
+    assert not running and recorded == [(4, "interrupted", lost)]  # the one row written
+    assert [outcomes[i].status for i in (4, 5, 6)] == ["interrupted", "not_started", "not_started"]
+    assert outcomes[5].message == f"not started: {lost} before it (--resume runs it)"

@@ -87,8 +87,9 @@ def test_a_node_stopped_mid_sweep_loses_only_its_job_and_resume_finishes(
     never_seen = set(range(JOBS)) - seen["head"] - seen["node"]  # a task queued on the node
     assert set(lost.index) <= on_the_node | never_seen, lost["message"]
     assert set(lost.index) & on_the_node, "the job running on the stopped node was not lost"
-    for message in lost["message"]:
-        assert message.startswith("its Ray node was lost") and node_id in message, message
+    for message in lost["message"]:  # the driver saw the node die, or the job saw it first
+        assert node_id in message, message
+        assert message.startswith(("its Ray node was lost", "interrupted: the Ray node")), message
     finished_there = sorted(seen["node"] - on_the_node)  # files back from the node's own scratch
     assert finished_there and (summary.loc[finished_there, "status"] == "ok").all()
     for job in finished_there:

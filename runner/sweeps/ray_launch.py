@@ -12,10 +12,11 @@ queued so that no slot waits for the driver.
 Without a shared file system the driver does everything that touches the sweep folder and
 the ledger: it looks each job up in the ledger before sending it (``runner.resume``), writes
 the files each job sends back into its folder and appends the job's ledger row. A worker
-that dies takes the jobs of its chunk that had not finished with it: they are recorded
-``failed`` with the reason, and the sweep goes on. A node that dies (stopped, preempted) takes
-its chunks' jobs too: they are recorded ``interrupted``, naming the node, and ``--resume``
-runs them; the sweep goes on on the nodes left.
+that dies takes the job of its chunk that was running with it: it is recorded ``failed`` with
+the reason, and the sweep goes on. A node that dies (stopped, preempted) takes its chunks'
+running jobs too: they are recorded ``interrupted``, naming the node. The jobs of a chunk that
+had not begun are ``not_started`` (no folder, no ledger row), as are those a stop (Ctrl-C)
+keeps from starting; ``--resume`` runs every job not ``ok``.
 """
 
 import math
@@ -101,8 +102,9 @@ class RaySession:
                 "hydra.launcher.ray.remote", options, f"ray.remote refused it: {error}"
             ) from None
         # the stop flag lives on the driver's node: a worker node lost mid-sweep must not take
-        # it along, or every other chunk would fail with it
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+        # it along, or every task would stop its job as if the driver had gone. Hard affinity:
+        # Ray places a soft one with no resources on any node (seen on Ray 2.60)
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self.flag = ray.remote(num_cpus=0, scheduling_strategy=here)(StopFlag).remote()
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
         self.setup_ref = ray.put(self.setup)
@@ -152,14 +154,26 @@ class RaySession:
         except KeyboardInterrupt:
             pass
         for chunk in running.values():
-            for job in chunk:
-                self._record_stopped(job, outcomes, started=True)
+            for position, job in enumerate(chunk):  # a task runs its chunk's jobs in order
+                self._record_stopped(job, outcomes, started=position == 0)
         running.clear()
 
     def _record_stopped(self, job, outcomes, started):
-        when = "while it ran" if started else "before this job started"
-        message = f"interrupted: the sweep was stopped ({self.stopped}) {when}"
-        outcomes[job.idx] = self._lost(job, message, "interrupted")
+        """A job the stop cut off: ``interrupted`` (its folder and ledger row written here) if
+        it ran, else ``not_started``, with no folder and no ledger row (``--resume`` runs it)."""
+        if started:
+            message = f"interrupted: the sweep was stopped ({self.stopped}) while it ran"
+            outcomes[job.idx] = self._lost(job, message, "interrupted")
+            self._finished(job, outcomes[job.idx])
+        else:
+            self._not_started(job, outcomes, f"the sweep was stopped ({self.stopped}) before it")
+
+    def _not_started(self, job, outcomes, why):
+        from runner.sweeps.result import JobResult
+
+        outcomes[job.idx] = JobResult(
+            "not_started", message=f"not started: {why} (--resume runs it)"
+        )
         self._finished(job, outcomes[job.idx])
 
     def _submit(self, pending, places, shared_fs):
@@ -190,9 +204,11 @@ class RaySession:
         except Exception as error:  # noqa: BLE001 - the worker or its node is gone
             del running[generator]
             status, reason = _reason(error)
-            for job in chunk:
-                outcomes[job.idx] = self._lost(job, reason, status)
-                self._finished(job, outcomes[job.idx])
+            first, *rest = chunk  # the task runs its chunk in order: the first one was running
+            outcomes[first.idx] = self._lost(first, reason, status)
+            self._finished(first, outcomes[first.idx])
+            for job in rest:
+                self._not_started(job, outcomes, f"{reason} before it")
             return
         job = next(j for j in chunk if j.idx == shipped.idx)
         chunk.remove(job)

@@ -60,6 +60,7 @@ class _StopWatch:
         self.flag, self.reason = flag, None
         self._armed, self._lock, self._done = False, threading.Lock(), threading.Event()
         if flag is not None:
+            self.node = _this_node()  # asked now, while the node is there to answer
             threading.Thread(target=self._watch, name="nnrunner-stop", daemon=True).start()
 
     def _watch(self):
@@ -68,8 +69,13 @@ class _StopWatch:
         while not self._done.wait(self.POLL_SECONDS):
             try:
                 reason = ray.get(self.flag.get.remote())
-            except Exception:  # noqa: BLE001 - the driver is gone: its sweep is over
-                reason = "the sweep's driver is gone"
+            except Exception as error:  # noqa: BLE001 - the driver, or this node, is gone
+                # Ray does not tell one from the other: a node being stopped loses its raylet
+                # first, and the flag with it. The line names this node either way.
+                reason = (
+                    f"the Ray node it ran on ({self.node}) lost the sweep's driver "
+                    f"({type(error).__name__}): the node or the driver stopped"
+                )
             if reason:
                 self.reason = reason
                 with self._lock:
@@ -91,6 +97,18 @@ class _StopWatch:
 
     def close(self):
         self._done.set()
+
+
+def _this_node():
+    """``node <IP>, ID <Ray's node ID>`` of the node this worker runs on."""
+    import ray
+
+    try:
+        return (
+            f"node {ray.util.get_node_ip_address()}, ID {ray.get_runtime_context().get_node_id()}"
+        )
+    except Exception:  # noqa: BLE001 - only for a message
+        return "node unknown"
 
 
 def run_chunk(setup_id, setup, bases, jobs, places, flag=None):
