@@ -115,6 +115,7 @@ if __name__ == "__main__":
     reason = missing()
     if reason:
         raise SystemExit(f"no PostgreSQL here: {reason}")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: stop it too
     with PostgresServer() as server:
         print(server.url("+psycopg2"), "# Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -211,6 +211,7 @@ if __name__ == "__main__":
     reason = missing()
     if reason:
         raise SystemExit(f"no Slurm here: {reason}")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill: stop it too
     with SlurmCluster() as cluster:
         print(f"export SLURM_CONF={cluster.conf}  # Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
