@@ -14,7 +14,6 @@ gone from the queue being finished.
 import logging
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 
 from runner.errors import ConfigError
@@ -115,9 +114,3 @@ def quiet_submitit():
         yield
     finally:
         log.propagate = before
-
-
-def wait_all(jobs, poll_s=1.0):
-    """Wait until every task is done (result written or gone from the queue)."""
-    while not all(job.done() for job in jobs):
-        time.sleep(poll_s)
