@@ -39,7 +39,7 @@ def loss_name(cfg, task=None):
     """The loss a run trains with: ``loss.name``, except that the default loss on a regression
     target becomes ``mse`` while ``data.task`` is ``auto`` (the default loss follows the task)."""
     name = cfg.loss.get("name")
-    if name not in LOSSES:
+    if not isinstance(name, str) or name not in LOSSES:  # a list is no name
         raise ConfigError(
             "loss.name", name, f"unknown loss; choose one of: {', '.join(sorted(LOSSES))}"
         )
@@ -61,7 +61,7 @@ def build_optimizer(optimizer_cfg):
 def _create(group, table, node):
     """``table[node.name](**rest of node)`` with errors naming ``group.key``."""
     name = node.get("name")
-    if name not in table:
+    if not isinstance(name, str) or name not in table:  # a list is no name
         raise ConfigError(
             f"{group}.name", name, f"unknown {group}; choose one of: {', '.join(sorted(table))}"
         )
@@ -101,7 +101,7 @@ def output_layer(cfg, dataset):
     activation = (cfg.model.get("output") or {}).get("activation", "auto")
     if activation in (None, "auto"):
         activation = natural
-    elif activation not in ACTIVATIONS:
+    elif not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ConfigError(
             "model.output.activation",
             activation,
@@ -165,7 +165,7 @@ def _layer(key, entry, n_inputs, defaults, dtype, streams):
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ConfigError(f"{key}.units", units, "must be a positive integer")
     activation = entry.get("activation")
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ConfigError(
             f"{key}.activation",
             activation,

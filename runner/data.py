@@ -35,7 +35,7 @@ def check_data_config(data_cfg, base_dir):
         from runner.tables.csv_data import check_csv_config
 
         return check_csv_config(data_cfg, base_dir)
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:  # a list or a mapping: not a name
         allowed = ", ".join(sorted([*DATASETS, "csv"]))
         raise ConfigError("data.name", name, f"unknown dataset; choose one of: {allowed}")
     allowed = [*generator_options(name), "val_samples", "test_fraction"]

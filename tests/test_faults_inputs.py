@@ -450,3 +450,18 @@ def test_random_files_to_predict_give_a_full_prediction_or_one_line(
     assert set(out["predicted_y"]) <= {"up", "down"}
     proba = out[["proba_down", "proba_up"]].astype(float).to_numpy()
     assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "data.name=[]",
+        "optimizer.name=[]",
+        "loss.name=[]",
+        "model.layers.0.activation=[]",
+        "model.output.activation={a:1}",
+    ],
+)
+def test_a_list_or_a_mapping_where_a_name_belongs_is_one_line(tmp_path, override):
+    """Found by the fuzz under Hydra 1.4: a registry looked such a value up as a key."""
+    assert _outcome(compose(*FAST, override), _context(tmp_path, "run")) == "usage"
