@@ -172,7 +172,8 @@ def _layer(key, entry, n_inputs, defaults, dtype, streams):
             f"unknown activation; choose one of: {', '.join(sorted(ACTIVATIONS))}",
         )
     options = {**defaults, **{k: v for k, v in entry.items() if k.startswith(("weight_", "bias_"))}}
-    if options.get("weight_init", "normal") not in INITIALIZERS:
+    init = options.get("weight_init", "normal")
+    if not isinstance(init, str) or init not in INITIALIZERS:
         raise ConfigError(
             f"{key}.weight_init",
             options["weight_init"],

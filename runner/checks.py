@@ -175,7 +175,8 @@ def check_objective(value):
     from omegaconf import ListConfig
 
     names = list(value) if isinstance(value, (list, ListConfig)) else [value]
-    if not names or any(name not in OBJECTIVES for name in names) or len(set(names)) < len(names):
+    unknown = any(not isinstance(name, str) or name not in OBJECTIVES for name in names)
+    if not names or unknown or len(set(names)) < len(names):
         shown = (
             "[" + ", ".join(map(str, names)) + "]"
             if isinstance(value, (list, ListConfig))

@@ -460,6 +460,8 @@ def test_random_files_to_predict_give_a_full_prediction_or_one_line(
         "loss.name=[]",
         "model.layers.0.activation=[]",
         "model.output.activation={a:1}",
+        "model.weight_init=[]",
+        "objective=[[val_loss]]",
     ],
 )
 def test_a_list_or_a_mapping_where_a_name_belongs_is_one_line(tmp_path, override):
