@@ -258,6 +258,7 @@ SEARCH = [
 
 @pytest.mark.slow
 def test_a_search_killed_mid_trial_resumes_to_exit_0(tmp_path):
+    pytest.importorskip("optuna", reason="the [optuna] extra is not installed")
     process = start_cli(
         tmp_path,
         *SEARCH,
