@@ -286,6 +286,34 @@ def test_a_search_killed_mid_trial_resumes_to_exit_0(tmp_path):
     assert (tmp_path / "outputs" / "sweeps" / "s" / "1" / "attempts" / "1").is_dir()
 
 
+OPEN_AT = """
+import sys, time
+from runner.sweeps.search.study import Location, open_storage
+while time.time() < float(sys.argv[2]):
+    pass
+open_storage(Location("rdb", sys.argv[1], "s"))
+"""
+
+
+@pytest.mark.slow
+def test_processes_opening_one_new_sqlite_study_at_the_same_instant_all_open_it(tmp_path):
+    """Each SQLite race CI met once: the WAL switch ("database is locked" at once) and the
+    schema version stamped twice (``UNIQUE constraint failed: alembic_version``)."""
+    pytest.importorskip("optuna")
+    for round_ in range(6):
+        url = f"sqlite:///{tmp_path / f'{round_}.db'}"
+        at = str(time.time() + 1.0)  # after every interpreter has started
+        opening = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT, url, at], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        for process in opening:
+            _, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err[-2000:]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("storage", ["sqlite:///s.db", "s.log"])
 def test_two_search_processes_on_one_new_study_propose_different_trials(tmp_path, storage):

@@ -139,17 +139,30 @@ def _hint(where, error):
 SCHEMA_TRIES = 5
 
 
+SCHEMA_RACES = (
+    "already exists",  # CREATE TABLE lost the race
+    "UNIQUE constraint failed: alembic_version",  # SQLite: both stamped the schema version
+    "duplicate key value violates unique constraint",  # PostgreSQL: the same, or a type
+)
+
+
+def _schema_race(error: BaseException) -> bool:
+    """Whether ``error`` is another process creating the same new database's tables at the
+    same moment, which a second try resolves."""
+    return any(race in str(error) for race in SCHEMA_RACES)
+
+
 def _created_once(open_storage):
     """``open_storage()``, tried again when another process was creating the same new
-    database's tables at that moment (SQLAlchemy's ``table studies already exists``): the
-    second try finds them made."""
+    database's tables at that moment (SQLAlchemy's ``table studies already exists``, or the
+    schema version stamped twice): the second try finds them made."""
     import time
 
     for attempt in range(SCHEMA_TRIES):
         try:
             return open_storage()
         except Exception as error:  # noqa: BLE001 - SQLAlchemy's OperationalError, wrapped or not
-            if "already exists" not in str(error) or attempt == SCHEMA_TRIES - 1:
+            if not _schema_race(error) or attempt == SCHEMA_TRIES - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))
     raise AssertionError("unreachable")
@@ -157,14 +170,26 @@ def _created_once(open_storage):
 
 def _write_ahead_log(path):
     """SQLite in WAL mode (kept in the file): the sweeper writes while jobs read and report,
-    and a commit appends to the log instead of rewriting pages."""
-    import sqlite3
+    and a commit appends to the log instead of rewriting pages.
 
-    connection = sqlite3.connect(path, timeout=60)
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-    finally:
-        connection.close()
+    Switching the mode needs the file to itself, and SQLite reports "database is locked" at
+    once, without waiting, when another process opens or switches the same new file at that
+    moment: tried again for up to a minute, as the connection's own timeout would."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        connection = sqlite3.connect(path, timeout=60)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        finally:
+            connection.close()
+        time.sleep(0.05)
 
 
 def _sync_at_checkpoints(engine):
