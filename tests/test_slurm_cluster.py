@@ -133,7 +133,9 @@ def test_with_requeue_a_stopped_task_requeues_itself_and_the_sweep_completes(
         *SLURM,
         "hydra.launcher.jobs_per_task=3",
         "hydra.launcher.requeue=true",
-        "trainer.epochs=6000",
+        # ~5 s a job here, 15 s a pack: Slurm's preemption may take seconds under load, and
+        # must meet a job training (at 1 s a job, CI saw the pack end before it)
+        "trainer.epochs=30000",
         "seed=range(0,3)",
         env=slurm_cluster.env,
     )
