@@ -32,9 +32,11 @@ def make_visible():
     from hydra_plugins.nnrunner.grid_sweeper import GridSweeper
     from hydra_plugins.nnrunner.optuna_sweeper import OptunaSweeper
     from hydra_plugins.nnrunner.pool_launcher import PoolLauncher
+    from hydra_plugins.nnrunner.race_sweeper import RaceSweeper
     from hydra_plugins.nnrunner.ray_launcher import RayLauncher
 
-    for plugin in (PoolLauncher, RayLauncher, GridSweeper, OptunaSweeper, *_submitit(), *_joblib()):
+    sweepers = (GridSweeper, OptunaSweeper, RaceSweeper)
+    for plugin in (PoolLauncher, RayLauncher, *sweepers, *_submitit(), *_joblib()):
         plugins.register(plugin)  # a class Hydra found already stays listed once
 
 

@@ -28,6 +28,7 @@ LAUNCHERS = (
 SWEEPERS = (
     "hydra_plugins.nnrunner.grid_sweeper.GridSweeper",
     "hydra_plugins.nnrunner.optuna_sweeper.OptunaSweeper",
+    "hydra_plugins.nnrunner.race_sweeper.RaceSweeper",
 )
 EXECUTION_WHITELIST = CALLBACKS + LAUNCHERS + SWEEPERS
 

@@ -1,6 +1,6 @@
 """Structured configs of the plugins: ``hydra/launcher=pool``, ``hydra/sweeper=grid`` (the
-defaults for ``-m``, set in conf/runner/default.yaml) and ``hydra/sweeper=optuna`` with its
-``sampler`` and ``pruner`` groups. Plain dataclasses: Hydra imports this module at every
+defaults for ``-m``, set in conf/runner/default.yaml), ``hydra/sweeper=race`` and
+``hydra/sweeper=optuna`` with its ``sampler`` and ``pruner`` groups. Plain dataclasses: Hydra imports this module at every
 start-up, so nothing here imports Optuna."""
 
 import inspect
@@ -40,6 +40,20 @@ class GridSweeperConf:
     _target_: str = "hydra_plugins.nnrunner.grid_sweeper.GridSweeper"
     max_batch_size: int | None = None  # jobs handed to the launcher at a time; null: all
     params: Any | None = None  # the sweep declared in a config: {key: "a,b,c"}
+
+
+@dataclass
+class RaceSweeperConf:
+    _target_: str = "hydra_plugins.nnrunner.race_sweeper.RaceSweeper"
+    min_seeds: int = 3  # seeds every configuration runs before the first elimination
+    max_seeds: int = 10  # seeds a configuration gets at most; the race ends when survivors reach it
+    # confidence at which a configuration shown worse than the best is eliminated (Friedman's
+    # test, then Conover's post-hoc test against the best; the sign test for two)
+    level: float = 0.95
+    budget: Any = None  # runs the race may spend in all, first round included; null: no limit
+    # minimize | maximize; null: from the objective's name (a loss minimized, an accuracy maximized)
+    direction: Any = None
+    params: Any | None = None  # the grid declared in a config: {key: "a,b,c"}
 
 
 @dataclass
@@ -148,6 +162,7 @@ _store.store(group="hydra/launcher", name="pool", node=PoolLauncherConf, provide
 _store.store(group="hydra/launcher", name="ray", node=RayLauncherConf, provider="nnrunner")
 _store.store(group="hydra/sweeper", name="grid", node=GridSweeperConf, provider="nnrunner")
 _store.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="nnrunner")
+_store.store(group="hydra/sweeper", name="race", node=RaceSweeperConf, provider="nnrunner")
 for _name, _node in {
     "tpe": TPESamplerConf,
     "random": RandomSamplerConf,

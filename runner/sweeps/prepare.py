@@ -39,12 +39,14 @@ class SweepFolderBusy(Exception):
 
 
 GRID_SWEEPER = "hydra_plugins.nnrunner.grid_sweeper.GridSweeper"  # hydra/sweeper=grid
+RACE_SWEEPER = "hydra_plugins.nnrunner.race_sweeper.RaceSweeper"  # hydra/sweeper=race
 
 
 def is_grid(config):
-    """Whether the sweep's sweeper is the runner's grid sweeper (its ``_target_`` is that class,
-    exactly): it checks every job and looks up what is done itself (``runner.sweeps.grid``)."""
-    return config.hydra.sweeper.get("_target_") == GRID_SWEEPER
+    """Whether the sweep's sweeper is the runner's grid or race sweeper (its ``_target_`` is
+    that class, exactly): it checks every job and looks up what is done itself, once per sweep
+    (``runner.sweeps.grid``, ``runner.sweeps.race``), however many batches it launches."""
+    return config.hydra.sweeper.get("_target_") in (GRID_SWEEPER, RACE_SWEEPER)
 
 
 def start(config, sweep_dir, mode):

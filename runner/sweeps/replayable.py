@@ -42,7 +42,7 @@ OPTIONS = {
         "submitit_slurm",
         "slurm",
     },
-    "hydra/sweeper": {"grid", "optuna", "basic"},
+    "hydra/sweeper": {"grid", "optuna", "race", "basic"},
     "hydra/sweeper/sampler": {"tpe", "random", "cmaes", "grid", "qmc", "nsgaii"},
     "hydra/sweeper/pruner": {"none", "median", "asha", "successive_halving", "hyperband"},
 }
