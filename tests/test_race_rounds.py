@@ -5,6 +5,7 @@ say about it."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from runner.sweeps.race import outcome
@@ -114,6 +115,10 @@ def test_a_failed_run_counts_as_the_worst_value_and_is_reported(tmp_path):
     assert frame.loc[2, "failed"] >= 1
     path = outcome.write(race, tmp_path)
     assert path.read_text().splitlines()[0] == ",".join(outcome.COLUMNS)
+    rounds = pd.read_csv(tmp_path / outcome.ROUNDS_FILE)
+    assert list(rounds["round"]) == list(range(1, race.rounds + 1))
+    assert rounds["runs"].sum() == race.runs and rounds["eliminated"].sum() == 2
+    assert list(rounds["racing"])[0] == 4 and (rounds["sweeper_ms"] >= 0).all()
 
 
 def test_maximize_ranks_the_highest_first():

@@ -1,20 +1,23 @@
-"""What a race decided: ``race.csv`` in the sweep folder (one row per configuration) and the
-closing lines (the winner or the set still tied, each eliminated configuration with its round
+"""What a race decided: ``race.csv`` in the sweep folder (one row per configuration),
+``race_rounds.csv`` (one row per round: who raced, what the test said, the race's own time) and
+the closing lines (the winner or the set still tied, each eliminated configuration with its round
 and p-value, and the runs spent against a full grid)."""
 
 from __future__ import annotations
 
 import io
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
 from runner.records import write_text_atomically
 from runner.sweeps.closing import swept
-from runner.sweeps.race.race import Race
+from runner.sweeps.race.race import Race, Round
 
 FILE = "race.csv"
+ROUNDS_FILE = "race_rounds.csv"  # columns: the fields of runner.sweeps.race.race.Round
 COLUMNS = [
     "configuration",  # the overrides that set it apart from the others
     "status",  # winner | tied | eliminated | stopped
@@ -54,11 +57,18 @@ def table(race: Race) -> pd.DataFrame:
 
 
 def write(race: Race, sweep_dir) -> Path:
+    """``race.csv`` and ``race_rounds.csv`` -> the path of race.csv."""
     path = Path(sweep_dir) / FILE
-    text = io.StringIO()
-    table(race).to_csv(text, index=False, lineterminator="\n")
-    write_text_atomically(path, text.getvalue())
+    _write_csv(table(race), path)
+    rounds = pd.DataFrame([asdict(r) for r in race.history], columns=list(Round.__annotations__))
+    _write_csv(rounds, Path(sweep_dir) / ROUNDS_FILE)
     return path
+
+
+def _write_csv(frame, path):
+    text = io.StringIO()
+    frame.to_csv(text, index=False, lineterminator="\n")
+    write_text_atomically(path, text.getvalue())
 
 
 def closing_lines(race: Race, objective: str) -> list[str]:

@@ -12,6 +12,7 @@ resumed with ``--resume`` replays its decisions on the same values and goes on.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +41,20 @@ class Entry:
         return self.out_round is None
 
 
+@dataclass(frozen=True)
+class Round:
+    """One round as it went (``race_rounds.csv``)."""
+
+    round: int
+    racing: int  # configurations that ran in it
+    seeds_each: int  # seeds each of them had run by its end
+    runs: int  # jobs it launched
+    eliminated: int
+    p_value: float  # the Friedman (or sign) test's, over all still racing
+    launch_seconds: float  # the launcher's time: the jobs themselves
+    sweeper_ms: float  # the race's own time: building the jobs, the test, the bookkeeping
+
+
 class Race:
     """One race: its configurations, the seeds they get, and the jobs that ran them."""
 
@@ -55,6 +70,7 @@ class Race:
         self.runs = 0
         self.stopped = False
         self.first_problem = ""  # the first message of a run that did not end ok
+        self.history: list[Round] = []
 
     @property
     def full_grid(self) -> int:
@@ -67,14 +83,29 @@ class Race:
     def run(self) -> None:
         given = self.settings.min_seeds
         while not self.stopped:
+            clock = time.perf_counter()
             racing = self.racing
             done = len(racing[0].costs)
             self.rounds += 1
-            self._run_seeds(racing, self.seeds[done : done + given])
+            runs_before = self.runs
+            launched = self._run_seeds(racing, self.seeds[done : done + given])
             if self.stopped or not self.recorded():  # nothing to rank: the sweep says why
                 return
-            self._eliminate(racing)
+            verdict = self._eliminate(racing)
             given = self._next_seeds()
+            spent = time.perf_counter() - clock
+            self.history.append(
+                Round(
+                    self.rounds,
+                    len(racing),
+                    len(racing[0].costs),
+                    self.runs - runs_before,
+                    len(verdict.worse),
+                    verdict.p_overall,
+                    launched,
+                    1000 * (spent - launched),
+                )
+            )
             if given == 0:
                 return
 
@@ -90,8 +121,12 @@ class Race:
         return max(0, min(left, max(1, self.width // len(racing))))
 
     def _run_seeds(self, racing, seeds):
+        """Run ``seeds`` of every configuration in ``racing`` -> the launcher's seconds."""
         jobs = [(entry, seed) for seed in seeds for entry in racing]
-        results = self.launch([entry.overrides + [f"seed={seed}"] for entry, seed in jobs])
+        overrides = [entry.overrides + [f"seed={seed}"] for entry, seed in jobs]
+        clock = time.perf_counter()
+        results = self.launch(overrides)
+        launched = time.perf_counter() - clock
         self.runs += len(jobs)
         for (entry, seed), result in zip(jobs, results, strict=True):
             if result.status in STOPPED:
@@ -106,6 +141,7 @@ class Race:
                 entry.costs[seed] = math.inf
             else:
                 entry.costs[seed] = value if self.settings.direction == "minimize" else -value
+        return launched
 
     def _eliminate(self, racing):
         seeds = sorted(set.intersection(*(set(e.costs) for e in racing)))
@@ -118,6 +154,7 @@ class Race:
         say(
             f"race round {self.rounds}: {len(seeds)} seeds each, {left} of {len(self.entries)} racing{gone}"
         )
+        return verdict
 
     def recorded(self) -> bool:
         """Whether any run recorded the objective (a name the runs do not log never is)."""

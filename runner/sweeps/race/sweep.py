@@ -29,6 +29,7 @@ def sweep(sweeper, arguments):
     cache = cache_for(sweeper.hydra_context, config)
     for overrides in configurations:
         cache.validate(overrides + [f"seed={seeds[0]}"])
+    _check_objective_recorded(cache, configurations, seeds[0])
     first_round = len(configurations) * settings.min_seeds
     if settings.budget is not None and settings.budget < first_round:
         raise ConfigError(
@@ -138,6 +139,27 @@ def _configurations(sweeper, arguments):
             f"{len(configurations)}; sweep a key with a,b,c (model.width=4,16,64)",
         )
     return configurations, first_seed
+
+
+def _check_objective_recorded(cache, configurations, seed):
+    """The objective is a metric each configuration's task records (no accuracy for a
+    regression, no RMSE for a classifier), found before any run: each distinct dataset of the
+    grid is loaded once here, as its first run would load it."""
+    import numpy as np
+
+    from runner.checks import check_task_metrics
+    from runner.data import load_dataset
+
+    seen = set()
+    for overrides in configurations:
+        config = cache.load(overrides + [f"seed={seed}"])
+        data = OmegaConf.to_yaml(config.data)
+        if data in seen:
+            continue
+        seen.add(data)
+        draws = np.random.SeedSequence(seed).spawn(2)[0].spawn(3)
+        dataset = load_dataset(config.data, draws, config.dtype, Path.cwd())
+        check_task_metrics(config, dataset.task)
 
 
 def launcher_width(config) -> int:
