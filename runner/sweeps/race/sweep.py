@@ -141,17 +141,25 @@ def _configurations(sweeper, arguments):
     return configurations, first_seed
 
 
+NEITHER_DATA_NOR_OBJECTIVE = ("model.", "optimizer.")  # value overrides of these keys
+
+
 def _check_objective_recorded(cache, configurations, seed):
     """The objective is a metric each configuration's task records (no accuracy for a
     regression, no RMSE for a classifier), found before any run: each distinct dataset of the
-    grid is loaded once here, as its first run would load it."""
+    grid is loaded once here, as its first run would load it. Configurations that differ only
+    in values of the model or the optimizer share their data and objective: composed once."""
     import numpy as np
 
     from runner.checks import check_task_metrics
     from runner.data import load_dataset
 
-    seen = set()
+    seen, composed = set(), set()
     for overrides in configurations:
+        shape = tuple(o for o in overrides if not o.startswith(NEITHER_DATA_NOR_OBJECTIVE))
+        if shape in composed:
+            continue
+        composed.add(shape)
         config = cache.load(overrides + [f"seed={seed}"])
         data = OmegaConf.to_yaml(config.data)
         if data in seen:
