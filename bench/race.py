@@ -201,7 +201,10 @@ def fresh_race(spec, data_path, first, max_seeds):
 
 
 def describe(configurations):
-    return "; ".join(" ".join(f"{k}={v:g}" for k, v in sorted(c)) for c in configurations)
+    def text(v):
+        return f"{v:g}" if isinstance(v, float) else v
+
+    return "; ".join(" ".join(f"{k}={text(v)}" for k, v in sorted(c)) for c in configurations)
 
 
 def mark(ok):
