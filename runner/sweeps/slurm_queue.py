@@ -71,18 +71,23 @@ def has_accounting():
         return False
 
 
+_said = set()  # notes said already by this process: a race or a search launches many times
+
+
 def watch_without_accounting(jobs):
-    """Give ``jobs`` (submitit's Slurm jobs of one sweep) a watcher that reads ``squeue``, when
-    the cluster has no accounting; said once."""
+    """Give ``jobs`` (submitit's Slurm jobs of one launch) a watcher that reads ``squeue``, when
+    the cluster has no accounting; said once per sweep, however many launches it makes."""
     if not jobs or has_accounting():
         return
     from runner.sweeps import compat
 
-    say(
-        "note: this Slurm keeps no job accounting (sacct answers nothing); the sweep follows "
-        "its tasks with squeue",
-        file=sys.stderr,
-    )
+    if "no accounting" not in _said:
+        _said.add("no accounting")
+        say(
+            "note: this Slurm keeps no job accounting (sacct answers nothing); the sweep follows "
+            "its tasks with squeue",
+            file=sys.stderr,
+        )
     watcher = compat.squeue_watcher(squeue_states)
     for job in jobs:
         compat.use_watcher(job, watcher)

@@ -171,12 +171,13 @@ def _check_objective_recorded(cache, configurations, seed):
 
 
 def launcher_width(config) -> int:
-    """How many jobs the configured launcher runs at once: a round's width."""
+    """How many jobs a round gives the launcher: its ``n_jobs`` (the pool's and joblib's
+    workers), else this machine's cores. A Slurm array's ``array_parallelism`` (256 by default)
+    says what Slurm may run, not what the cluster will: rounds that wide would spend every seed
+    in round 2."""
     from runner.sweeps.launch import available_cores
 
-    launcher = config.hydra.launcher
-    for key in ("n_jobs", "array_parallelism"):
-        value = OmegaConf.select(launcher, key, default=None)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
+    value = OmegaConf.select(config.hydra.launcher, "n_jobs", default=None)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
     return available_cores()
