@@ -2,7 +2,8 @@
 for new rows, encoded exactly as its training rows were (its ``preprocessing.json``).
 
 RUN is a run folder (from any launcher), a run_id or run_key from the ledger, or ``best`` with
-``--from SWEEP`` (the sweep's best ok run on its objective). Output row i is the prediction for
+``--from SWEEP`` (the sweep's best ok run on its objective; of a race's folder, the best run of
+its winner, or of the configurations still tied). Output row i is the prediction for
 input row i: ``predicted_<target>``, the label as the training file wrote it (or the value, for
 regression), and one ``proba_<label>`` column per class (``--no-proba`` leaves them out).
 """
@@ -168,11 +169,35 @@ def best_run(runs, sources):
     metric = grouping.default_metric(ok)
     if metric is None:
         raise PredictError(f"best: the ok runs in {', '.join(sources)} have no metric values")
+    ok, whose = _race_leaders(ok, sources, higher_is_better(metric))
     values = pd.to_numeric(ok[metric], errors="coerce")
     index = values.idxmax() if higher_is_better(metric) else values.idxmin()
     row = ok.loc[index]
-    print(f"best of {len(ok)} ok runs on {metric}: {row['run_dir']}", file=sys.stderr)
+    print(f"best of {len(ok)} ok runs{whose} on {metric}: {row['run_dir']}", file=sys.stderr)
     return row
+
+
+def _race_leaders(ok, sources, higher):
+    """A race's folder: only the runs of the configurations it did not eliminate (its winner,
+    or those still tied) can be best, so an eliminated configuration's lucky seed is never
+    picked -> (those runs, how the line names them). Anything else: every ok run, ""."""
+    from runner.analysis import race_view
+
+    folders = race_view.folders(sources)
+    if len(sources) != 1 or len(folders) != 1:
+        return ok, ""
+    try:
+        race = race_view.read(folders[0], higher)
+    except race_view.RaceFileError as error:
+        print(f"best: the race is not used: {error}; every ok run counts", file=sys.stderr)
+        return ok, ""
+    leading = race_view.leaders(race)
+    mine = ok[race_view.runs_of(leading["configuration"], ok)]
+    if not len(mine):
+        return ok, ""
+    if len(leading) == 1 and leading["status"].iloc[0] == "winner":
+        return mine, f" of the race's winner ({leading['configuration'].iloc[0]})"
+    return mine, f" of the {len(leading)} configurations the race did not eliminate"
 
 
 class Predictor:

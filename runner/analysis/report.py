@@ -18,7 +18,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from runner.analysis import grouping
+from runner.analysis import grouping, race_view
 from runner.analysis.compare import add_selection_arguments, selected_runs
 from runner.analysis.ranking import compare, default_by, default_metric, pivot
 from runner.analysis.rendering import shown_groups
@@ -50,6 +50,8 @@ img { max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.3rem 0; }
 pre { background: #f8f8f8; padding: 0.6rem; font-size: 0.8rem; overflow-x: auto; }
 .muted { color: #777; font-size: 0.85rem; } select { margin: 0.2rem 0; }
 """
+WARNING_STYLE = "color: #8a4b00; background: #fff6e5; padding: 0.4rem 0.6rem"  # inline: pages
+# without a warning stay as they were
 STATIC_PICTURES = ("boundary.png", "fit.png")  # the curves are drawn by the views
 COMPARISON_ROWS = 20  # groups in a section's comparison table; the explorer's table has them all
 VIEWS = (
@@ -60,11 +62,12 @@ VIEWS = (
 )
 
 
-def build(runs, by=None, metric=None, top=3, pivot_on=None, title="Runs", level=0.95):
-    """The report as an HTML string. Per section (dataset, task, objective): the comparison of
-    ``runner.compare`` (intervals, ties), the interactive views (parallel coordinates, slices,
-    curves, table, a search's results), and the best runs' pictures drawn from their files.
-    ``by`` and ``metric`` default per section, as in compare."""
+def build(runs, by=None, metric=None, top=3, pivot_on=None, title="Runs", level=0.95, races=()):
+    """The report as an HTML string. First, per folder of ``races`` (sweep folders holding a
+    race.csv), what the race decided; then per section (dataset, task, objective): the
+    comparison of ``runner.compare`` (intervals, ties), the interactive views (parallel
+    coordinates, slices, curves, table, a search's results), and the best runs' pictures drawn
+    from their files. ``by`` and ``metric`` default per section, as in compare."""
     from runner.analysis import explorer
 
     parts = [
@@ -74,6 +77,8 @@ def build(runs, by=None, metric=None, top=3, pivot_on=None, title="Runs", level=
         "Drag along any axis of the parallel coordinates to brush a range (several axes at once; "
         "click an axis outside its range to clear it); the slices and the table follow.</p>",
     ]
+    for folder in races:
+        parts += _race(folder, runs)
     sections, ranked = [], 0
     with tempfile.TemporaryDirectory() as scratch:
         for section, part in grouping.sections(runs):
@@ -123,6 +128,61 @@ def _comparison(runs, by, metric, level):
                 "below (one line per group), or python -m runner.compare</p>"
             )
     return parts
+
+
+def _race(folder, runs):
+    """The race of a sweep folder: its configurations (winner, tied, eliminated by round) and
+    one line per round; a race.csv that cannot be read is one warning line, the rest of the
+    page is still written."""
+    objective = _objective(runs, folder)
+    parts = [f"<h2>Race: {_e(folder)}</h2>"]
+    try:
+        race = race_view.read(folder, higher_is_better(objective))
+    except race_view.RaceFileError as error:
+        print(f"report: the race is not shown: {error}", file=sys.stderr)
+        return [*parts, _warning(f"The race is not shown: {error}")]
+    table = race.configurations.rename(
+        columns={
+            "seeds": "seeds run",
+            "mean": f"mean {objective}",
+            "round": "round eliminated",
+            "p_value": "p-value",
+        }
+    )
+    table["round eliminated"] = [str(int(r)) if r == r else None for r in table["round eliminated"]]
+    table["p-value"] = [f"{p:.2g}" if p == p else None for p in table["p-value"]]
+    parts += [
+        f"<p class='muted'>{len(table)} configurations raced on {_e(objective)} "
+        f"({'higher' if higher_is_better(objective) else 'lower'} is better): the winner, then "
+        "those still tied, then the eliminated, the last eliminated first; p-value: the test "
+        "against the best in the round that eliminated it (race.csv)</p>",
+        f"<div class='scroll'>{_table_html(table)}</div>",
+    ]
+    if race.rounds is not None:
+        lines = race_view.round_lines(race.rounds)
+        items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+        parts.append(f"<ul class='race-rounds'>{items}</ul>")
+    elif race.rounds_problem:
+        print(f"report: the race's rounds are not shown: {race.rounds_problem}", file=sys.stderr)
+        parts.append(_warning(f"The race's rounds are not shown: {race.rounds_problem}"))
+    return parts
+
+
+def _warning(text):
+    return f"<p class='warning' style='{WARNING_STYLE}'>{_e(text)}</p>"
+
+
+def _objective(runs, folder):
+    """The objective the race ranked on: the one its runs recorded (val_loss unless set)."""
+    if "objective" not in runs:
+        return "val_loss"
+    mine = runs
+    if "sweep_dir" in runs:
+        target = str(Path(folder).resolve())
+        inside = runs["sweep_dir"].map(lambda d: str(Path(str(d)).resolve()) == target)
+        mine = runs[inside] if inside.any() else runs
+    names = mine["objective"].dropna().astype(str).unique()
+    return names[0] if len(names) == 1 else "val_loss"
 
 
 def _views(index, data):
@@ -303,7 +363,10 @@ def main(argv=None):
         runs, _ = selected_runs(args)
         by = [c.strip() for c in args.by.split(",") if c.strip()] if args.by else None
         title = "Runs: " + (", ".join(map(str, args.sources)) or "outputs/runs.csv")
-        page = build(runs, by, args.metric, top=args.top, pivot_on=args.pivot, title=title)
+        races = race_view.folders(args.sources)
+        page = build(
+            runs, by, args.metric, top=args.top, pivot_on=args.pivot, title=title, races=races
+        )
     except CompareError as error:
         print(f"report: {error}", file=sys.stderr)
         return 2
