@@ -10,6 +10,7 @@ import shutil
 import pandas as pd
 import pytest
 from conftest import run_cli
+from report_browser import browser_page
 
 from runner import predict
 from runner.analysis import race_view, report
@@ -147,7 +148,7 @@ def test_a_grids_report_has_no_race(grid_dir, tmp_path):
     assert "<h2>data=spiral" in page  # the report itself is all there
 
 
-def test_the_race_table_is_in_standing_order_and_escaped(copied_grid, tmp_path):
+def test_the_race_table_is_in_standing_order_escaped_and_shown_in_chromium(copied_grid, tmp_path):
     (copied_grid / "race.csv").write_text(
         RACE_COLUMNS
         + "model.width=4,eliminated,3,1.05,0,1,0.01\n"
@@ -174,6 +175,14 @@ def test_the_race_table_is_in_standing_order_and_escaped(copied_grid, tmp_path):
         "round 2: 2 racing, 4 seeds each (2 runs); 1 eliminated (test p=0.04)",
         "round 3: 1 racing, 5 seeds each (1 runs); none eliminated",
     ]
+    with browser_page(tmp_path / "report.html") as (page, problems):
+        race = page.locator("h2", has_text="Race: ")
+        assert race.count() == 1 and race.is_visible()
+        table = page.locator("h2:has-text('Race: ') + p + div table")
+        assert table.locator("tbody tr").count() == 3
+        assert "<script>alert(1)</script> & co" in table.inner_text()  # shown, as text
+        assert page.locator("script").count() == 3  # echarts, the data, the views: nothing else
+    assert problems == []
 
 
 @pytest.mark.faults
