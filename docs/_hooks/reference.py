@@ -3,7 +3,8 @@
 A page of ``docs/reference/`` that holds ``<!-- generated: NAME -->`` gets ``page(NAME)`` in
 its place: ``config`` (every key of ``python -m runner --cfg job`` with its default, the values
 the checks allow and its meaning from the comments of ``conf/``), ``columns`` (the ledger,
-summary and metrics.csv columns of ``runner.records``, and the statuses), ``commands`` (every
+summary and metrics.csv columns of ``runner.records``, the statuses, and the columns of a
+race's race.csv and race_rounds.csv with the comments the code gives them), ``commands`` (every
 flag of every command, read from its argument parser) and ``exit-codes`` (``runner.errors``).
 
 What the code has and this file cannot describe (a ledger column, a layer key or an exit code
@@ -12,15 +13,18 @@ it as a warning, which fails ``mkdocs build --strict``, and tests/test_docs_site
 """
 
 import argparse
+import ast
 import contextlib
 import functools
 import importlib
+import io
 import logging
 import re
 import signal
 import subprocess
 import sys
 import tempfile
+import tokenize
 from pathlib import Path
 from unittest import mock
 
@@ -143,6 +147,14 @@ KEY_MEANINGS = {  # group keys that no file of conf/ comments on
     "optimizer.beta_2": "Adam: decay of the running mean of squared gradients",
 }
 
+# race.csv's and race_rounds.csv's columns take their meanings from the comments beside them in
+# the code (runner.sweeps.race.outcome.COLUMNS, the fields of runner.sweeps.race.race.Round);
+# these are for the columns the code does not comment on.
+RACE_MEANINGS = {
+    ("race_rounds.csv", "round"): "the round's number, from 1",
+    ("race_rounds.csv", "eliminated"): "configurations it eliminated",
+}
+
 MARKER_FOLDERS = (".running", ".claims")  # listed as a folder: their files are one per job
 # What runs write, by where it is (runner.records, runner.sweeps); files_page lists what a run
 # and a sweep really write, and a file without a line here fails the build.
@@ -193,6 +205,14 @@ FILES = {
         "trials.csv": "a search: one row per trial (parameters, value, state, seeds)",
         "study.log": "a search: the Optuna study (JournalStorage); `storage=sqlite` keeps "
         "`study.db` instead",
+    },
+    "race": {
+        "race.csv": "one row per configuration: its status (winner, tied, eliminated, "
+        "stopped), seeds, mean, failed runs, and the round and p-value that eliminated it "
+        "([its columns](columns.md#racecsv-columns))",
+        "race_rounds.csv": "one row per round: who raced, the seeds each had, the runs "
+        "launched, the eliminated, the test's p-value and the times "
+        "([its columns](columns.md#race_roundscsv-columns))",
     },
 }
 COMMANDS = ("runner.compare", "runner.report", "runner.predict", "runner.plot", "runner.export")
@@ -571,7 +591,61 @@ def columns_page():
             problem(f"status {status} (runner.records.STATUSES) has no meaning")
             meaning = ""
         lines.append(f"| `{status}` | {_cell(meaning)} |")
+    lines += ["", *race_columns()]
     return "\n".join([*lines, ""])
+
+
+def code_comments(module_name, name):
+    """{item: the comment on its line} of ``name`` in a module's source: a list of strings
+    (``COLUMNS = ["a",  # what a is``) or a class's annotated fields (``a: int  # what a is``)."""
+    source = Path(importlib.import_module(module_name).__file__).read_text()
+    by_line = {
+        token.start[0]: token.string.lstrip("#").strip()
+        for token in tokenize.generate_tokens(io.StringIO(source).readline)
+        if token.type == tokenize.COMMENT
+    }
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == name for target in node.targets
+        ):
+            items = [(e.value, e.lineno) for e in node.value.elts if isinstance(e, ast.Constant)]
+            break
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            items = [
+                (field.target.id, field.lineno)
+                for field in node.body
+                if isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name)
+            ]
+            break
+    else:
+        raise LookupError(f"{module_name} has no {name}")
+    return {item: by_line.get(line, "") for item, line in items}
+
+
+def race_columns():
+    """The columns of race.csv and race_rounds.csv, with the meanings the code gives them."""
+    from runner.sweeps.race.outcome import COLUMNS as RACE_COLUMNS
+    from runner.sweeps.race.race import Round
+
+    lines = []
+    for file, names, meanings in (
+        ("race.csv", RACE_COLUMNS, code_comments("runner.sweeps.race.outcome", "COLUMNS")),
+        (
+            "race_rounds.csv",
+            list(Round.__annotations__),
+            code_comments("runner.sweeps.race.race", "Round"),
+        ),
+    ):
+        meanings = {n: meanings.get(n) or RACE_MEANINGS.get((file, n)) for n in names}
+        lines += [f"## {file} columns", ""]
+        lines.append(
+            "One row per configuration of a [race](../how-to/race.md) (`hydra/sweeper=race`), "
+            "in the grid's order."
+            if file == "race.csv"
+            else "One row per round of the race, in order."
+        )
+        lines += ["", *_described(names, meanings, file), ""]
+    return lines
 
 
 def exit_codes_page():
@@ -591,10 +665,26 @@ def exit_codes_page():
     return "\n".join([*lines, ""])
 
 
+RACE_COMMAND = [  # a race of one round: two configurations x two seeds
+    "-m",
+    "hydra/sweeper=race",
+    "model.width=4,8",
+    "hydra.sweeper.min_seeds=2",
+    "hydra.sweeper.max_seeds=2",
+    "trainer.epochs=1",
+    "hydra.sweep.dir=race",
+]
+
+
 def written():
-    """{where: [files]} that a run and a two-job sweep write, in a temporary folder."""
+    """{where: [files]} that a run, a two-job sweep and a one-round race write, in a
+    temporary folder; ``race`` holds what a race's folder has beyond a sweep's."""
     with tempfile.TemporaryDirectory() as folder:
-        for command in (["trainer.epochs=1", "seed=5"], ["-m", "seed=0,1", "trainer.epochs=1"]):
+        for command in (
+            ["trainer.epochs=1", "seed=5"],
+            ["-m", "seed=0,1", "trainer.epochs=1"],
+            RACE_COMMAND,
+        ):
             subprocess.run(
                 [sys.executable, "-m", "runner", *command],
                 cwd=folder,
@@ -615,10 +705,13 @@ def written():
                 names.append(f"{top}/" if top in MARKER_FOLDERS else str(relative))
             return list(dict.fromkeys(names))
 
+        race = Path(folder) / "race"
+        race_jobs = tuple(p.name for p in race.iterdir() if p.is_dir() and p.name.isdigit())
         return {
             "outputs": listed(outputs, skip=("runs", "sweeps")),
-            "run": listed(run) + listed(sweep / "0"),
+            "run": listed(run) + listed(sweep / "0") + listed(race / "0"),
             "sweep": listed(sweep, skip=("0", "1")),
+            "race": [name for name in listed(race, skip=race_jobs) if name not in FILES["sweep"]],
         }
 
 
@@ -628,6 +721,7 @@ def files_page():
         "outputs": "## In `outputs/`",
         "run": "## In a run's folder",
         "sweep": "## In a sweep's folder",
+        "race": "## In a race's folder, besides a sweep's",
     }
     lines = []
     for where, meanings in FILES.items():
@@ -645,7 +739,7 @@ def files_page():
 # The launchers, sweepers, samplers and pruners whose keys the hydra page shows.
 HYDRA_OPTIONS = {
     "launcher": ("pool", "basic", "joblib", "ray", "ray_cluster", "submitit_local", "slurm"),
-    "sweeper": ("grid", "optuna"),
+    "sweeper": ("grid", "optuna", "race"),
     "sweeper/sampler": ("tpe", "random", "cmaes", "grid", "qmc", "nsgaii"),
     "sweeper/pruner": ("none", "median", "asha", "hyperband"),
 }
