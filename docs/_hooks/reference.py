@@ -149,11 +149,8 @@ KEY_MEANINGS = {  # group keys that no file of conf/ comments on
 
 # race.csv's and race_rounds.csv's columns take their meanings from the comments beside them in
 # the code (runner.sweeps.race.outcome.COLUMNS, the fields of runner.sweeps.race.race.Round);
-# these are for the columns the code does not comment on.
-RACE_MEANINGS = {
-    ("race_rounds.csv", "round"): "the round's number, from 1",
-    ("race_rounds.csv", "eliminated"): "configurations it eliminated",
-}
+# these are for the columns the code does not comment on (none now).
+RACE_MEANINGS: dict = {}
 
 MARKER_FOLDERS = (".running", ".claims")  # listed as a folder: their files are one per job
 # What runs write, by where it is (runner.records, runner.sweeps); files_page lists what a run

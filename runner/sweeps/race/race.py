@@ -45,11 +45,11 @@ class Entry:
 class Round:
     """One round as it went (``race_rounds.csv``)."""
 
-    round: int
+    round: int  # its number, from 1
     racing: int  # configurations that ran in it
     seeds_each: int  # seeds each of them had run by its end
     runs: int  # jobs it launched
-    eliminated: int
+    eliminated: int  # configurations it eliminated
     p_value: float  # the Friedman (or sign) test's, over all still racing
     launch_seconds: float  # the launcher's time: the jobs themselves
     sweeper_ms: float  # the race's own time: building the jobs, the test, the bookkeeping
