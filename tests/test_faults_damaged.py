@@ -15,6 +15,7 @@ import random
 import shutil
 
 import pytest
+from cli_batch import Batch, selected_cases
 from conftest import run_cli
 
 pytestmark = pytest.mark.faults
@@ -31,6 +32,7 @@ TARGETS = {  # name: path in a copy of the base folder ({sweep}: the sweep's fol
 }
 KINDS = ("empty", "cut mid-row", "cut mid-header", "garbled", "not utf-8", "folder", "binary")
 CASES = [(target, kind) for target in TARGETS for kind in KINDS]
+TARGETS_ORDER = list(TARGETS)
 
 
 @pytest.fixture(scope="module")
@@ -147,13 +149,34 @@ def test_compare_and_report_read_a_damaged_file(base, tmp_path, monkeypatch, tar
     _no_line_lost(copy, path, damaged)
 
 
+def _resume_then_sweep(base, root, case):
+    """One case in its own damaged copy: ``--resume`` of the sweep, then a new sweep ->
+    (copy, path, damaged bytes, the resume's and the new sweep's CompletedProcess)."""
+    target, kind = case
+    folder = root / f"{TARGETS_ORDER.index(target)}-{KINDS.index(kind)}"
+    folder.mkdir()
+    copy, sweep, path, damaged = _damaged_copy(base, folder, target, kind)
+    resumed = run_cli(copy, "--resume", str(sweep.relative_to(copy)))
+    new = run_cli(copy, *NEW_SWEEP)
+    return copy, path, damaged, resumed, new
+
+
+@pytest.fixture(scope="module")
+def swept(base, tmp_path_factory, request):
+    """Every selected case of the resume-and-new-sweep test, each in its own copy, run a few
+    at a time (cli_batch): the cases share no file."""
+    root = tmp_path_factory.mktemp("swept")
+    cases = selected_cases(
+        request, test_resume_and_a_new_sweep_over_a_damaged_file, "target", "kind"
+    )
+    return Batch(lambda case: _resume_then_sweep(base, root, case), cases)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("target", "kind"), CASES)
-def test_resume_and_a_new_sweep_over_a_damaged_file(base, tmp_path, target, kind):
-    copy, sweep, path, damaged = _damaged_copy(base, tmp_path, target, kind)
-    resumed = run_cli(copy, "--resume", str(sweep.relative_to(copy)))
+def test_resume_and_a_new_sweep_over_a_damaged_file(swept, target, kind):
+    copy, path, damaged, resumed, new = swept[target, kind]
     assert "Traceback" not in resumed.stderr, resumed.stderr
-    new = run_cli(copy, *NEW_SWEEP)
     assert "Traceback" not in new.stderr, new.stderr
     if (target, kind) == ("ledger", "folder"):  # no run can be recorded: each says so in a line
         assert resumed.returncode == 1 and new.returncode == 1  # and its own row says failed
