@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 import yaml
+from cli_batch import Batch, selected_cases
 from conftest import run_cli
 
 from runner import stack
@@ -224,13 +225,31 @@ RUNNABLE = [
 ]
 
 
+def _resumed(received, root, payload):
+    """``--resume`` of a copy of the folder with ``payload`` planted, in a folder of its own ->
+    (that folder, the planted folder, the marker, the folder's files before, the result)."""
+    cwd = root / str(RUNNABLE.index(payload))
+    cwd.mkdir()
+    folder, marker = _planted(received, cwd, payload)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return cwd, folder, marker, before, run_cli(cwd, "--resume", str(folder))
+
+
+@pytest.fixture(scope="module")
+def refused(received, tmp_path_factory, request):
+    """Every selected payload of the test below resumed, a few at a time (cli_batch): each in
+    its own folder, so they share nothing."""
+    root = tmp_path_factory.mktemp("refused")
+    cases = selected_cases(
+        request, test_a_refused_payload_runs_nothing_and_writes_nothing, "payload"
+    )
+    return Batch(lambda case: _resumed(received, root, case[0]), cases)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("payload", RUNNABLE)
-def test_a_refused_payload_runs_nothing_and_writes_nothing(received, tmp_path, payload):
-    folder, marker = _planted(received, tmp_path, payload)
-    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-    result = run_cli(tmp_path, "--resume", str(folder))
+def test_a_refused_payload_runs_nothing_and_writes_nothing(refused, payload):
+    tmp_path, folder, marker, before, result = refused[(payload,)]
 
     assert result.returncode == 2, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.strip()]
