@@ -1,6 +1,6 @@
 """The race's test (runner.sweeps.race.decide): its error rate when every configuration is
 equal, measured by simulation; its power on a clear difference; its agreement with scipy's
-Friedman test; failed runs ranked last; two configurations by the exact sign test."""
+Friedman test; failed runs ranked last; two configurations by compare's signed-rank test."""
 
 import numpy as np
 import pytest
@@ -65,13 +65,31 @@ def test_a_failed_run_is_ranked_last_on_its_seed():
     assert 2 in verdict.worse and 3 in verdict.worse  # the failed one and the worst finite one
 
 
-def test_two_configurations_go_by_the_exact_sign_test():
-    better = np.array([[0.1, 0.5]] * 6)  # the first wins on all six seeds
+def test_two_configurations_go_by_compares_paired_signed_rank_test():
+    better = np.array([[0.1, 0.5]] * 6) + np.arange(6)[:, None] * 0.01  # won on all six seeds
     verdict = decide(better, 0.95)
     assert verdict.best == 0
-    assert verdict.worse == {1: pytest.approx(stats.binomtest(6, 6, 0.5).pvalue)}
+    theirs = stats.wilcoxon(better[:, 1] - better[:, 0]).pvalue
+    assert verdict.worse == {1: pytest.approx(theirs)}
     assert decide(better[:5], 0.95).worse == {}  # 5 of 5: p = 0.0625, not yet
     assert decide(np.array([[1.0, 1.0]] * 8), 0.95).worse == {}  # ties decide nothing
+
+
+def test_with_two_the_size_of_the_differences_counts_not_only_who_won():
+    """Eight wins of ten by a wide margin and two small losses: the sign test (p = 0.11) would
+    not tell them apart; the signed-rank test does."""
+    costs = np.zeros((10, 2))
+    costs[:, 1] = [1.0, 1.1, 0.9, 1.2, 1.0, 0.8, 1.3, 1.05, -0.01, -0.02]
+    assert stats.binomtest(8, 10, 0.5).pvalue > 0.05
+    verdict = decide(costs, 0.95)
+    assert verdict.best == 0 and 1 in verdict.worse
+
+
+def test_with_two_a_failed_run_is_the_largest_difference():
+    costs = np.array([[0.1, 0.2], [0.1, 0.2], [0.1, 0.2], [0.1, 0.2], [0.1, 0.2], [0.1, np.inf]])
+    costs[:, 1] += np.arange(6) * 0.001
+    verdict = decide(costs, 0.95)
+    assert verdict.best == 0 and 1 in verdict.worse
 
 
 def test_the_best_is_never_eliminated_and_everything_else_is_another_column():

@@ -48,7 +48,7 @@ class RaceSweeperConf:
     min_seeds: int = 3  # seeds every configuration runs before the first elimination
     max_seeds: int = 10  # seeds a configuration gets at most; the race ends when survivors reach it
     # confidence at which a configuration shown worse than the best is eliminated (Friedman's
-    # test, then Conover's post-hoc test against the best; the sign test for two)
+    # test, then Conover's post-hoc test against the best; Wilcoxon's signed-rank test for two)
     level: float = 0.95
     budget: Any = None  # runs the race may spend in all, first round included; null: no limit
     # minimize | maximize; null: from the objective's name (a loss minimized, an accuracy maximized)

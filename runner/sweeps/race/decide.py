@@ -5,8 +5,11 @@ block in which the configurations still racing are ranked; Friedman's test asks 
 differs, and only if it does, Conover's post-hoc test for Friedman compares each with the best
 (the lowest rank sum). Ranks within a seed make it paired (a hard seed is hard for all) and
 free of the metric's scale and outliers, and a failed or diverged run is simply ranked last.
-With two configurations left, Friedman's test is the sign test, computed exactly (scipy's
-``binomtest``), since Conover's statistic has no spread to work with there.
+With two configurations left, Friedman's test would be the sign test, which counts wins and
+ignores by how much; there the race uses compare's own test of a pair, Wilcoxon's signed-rank
+test of the paired differences (``runner.analysis.pvalues``, exact for small samples), so the
+race and compare tell the same pair apart alike. A failed run's difference counts as larger
+than any finite one.
 
 The Friedman gate keeps the chance of eliminating anything, when all are equal, at ``1 -
 level`` per round; ``tests/test_race_decide.py`` measures it by simulation.
@@ -42,7 +45,7 @@ def decide(costs: np.ndarray, level: float) -> Verdict:
     if k < 2 or n_seeds < 2:
         return Verdict(best, {}, 1.0)
     if k == 2:
-        return _sign_test(costs, best, alpha)
+        return _signed_rank(costs, best, alpha)
     p_overall = _friedman(ranks)
     if not p_overall < alpha:
         return Verdict(best, {}, p_overall)
@@ -81,11 +84,17 @@ def _conover_against(ranks, best):
     return found
 
 
-def _sign_test(costs, best, alpha):
+def _signed_rank(costs, best, alpha):
+    from runner.analysis.pvalues import wilcoxon_p
+
     other = 1 - best
-    wins = int(np.sum(costs[:, best] < costs[:, other]))
-    losses = int(np.sum(costs[:, best] > costs[:, other]))
-    if wins + losses == 0:
+    finite = costs[np.isfinite(costs)]
+    if finite.size == 0:
         return Verdict(best, {}, 1.0)
-    p = float(stats.binomtest(wins, wins + losses, 0.5).pvalue)
-    return Verdict(best, {other: p} if p < alpha and wins > losses else {}, p)
+    failed = finite.max() + (finite.max() - finite.min()) + 1.0  # beyond any finite gap
+    pairs = np.where(np.isfinite(costs), costs, failed)
+    differences = pairs[:, other] - pairs[:, best]
+    p = wilcoxon_p(differences)
+    if not p < alpha or differences.sum() <= 0:  # nan (all equal) decides nothing
+        return Verdict(best, {}, 1.0 if p != p else float(p))
+    return Verdict(best, {other: float(p)}, float(p))
