@@ -6,6 +6,7 @@ import math
 import pandas as pd
 import pytest
 import yaml
+from cli_batch import side_by_side
 from conftest import run_cli
 
 from runner.errors import ConfigError
@@ -35,6 +36,16 @@ PRUNED = (  # ASHA judging every 20 epochs on val_loss, which is continuous: no 
 def _one(cwd, pattern):
     (found,) = cwd.glob(pattern)
     return found
+
+
+def _twice(tmp_path, *args):
+    """The same command in two fresh folders (``first``, ``second``), run side by side: the
+    studies share nothing -> [(folder, CompletedProcess)] for each."""
+    folders = [tmp_path / "first", tmp_path / "second"]
+    for cwd in folders:
+        cwd.mkdir()
+    results = side_by_side(*(lambda cwd=cwd: run_cli(cwd, *args) for cwd in folders))
+    return list(zip(folders, results, strict=True))
 
 
 def _results(cwd):
@@ -149,10 +160,7 @@ def test_same_seed_same_trials_but_a_continued_study_proposes_new_ones():
 @pytest.mark.slow
 def test_search_records_every_trial_and_is_reproducible(tmp_path):
     found = []
-    for name in ("first", "second"):
-        cwd = tmp_path / name
-        cwd.mkdir()
-        result = run_cli(cwd, *SHORT, "hydra.sweeper.n_trials=4")
+    for cwd, result in _twice(tmp_path, *SHORT, "hydra.sweeper.n_trials=4"):
         assert result.returncode == 0, result.stderr[-3000:]
         assert "best: trial" in result.stdout and "rerun: python -m runner" in result.stdout
         assert "\x1b[" not in result.stdout + result.stderr
@@ -467,12 +475,8 @@ def test_trials_run_in_parallel_workers_and_report_from_there(tmp_path, launcher
 @pytest.mark.parametrize("sampler", ["random", "cmaes", "qmc", "nsgaii"])
 def test_every_sampler_is_seeded(tmp_path, sampler):
     found = []
-    for name in ("first", "second"):
-        cwd = tmp_path / name
-        cwd.mkdir()
-        result = run_cli(
-            cwd, *SHORT, f"hydra/sweeper/sampler={sampler}", "hydra.sweeper.n_trials=3"
-        )
+    twice = _twice(tmp_path, *SHORT, f"hydra/sweeper/sampler={sampler}", "hydra.sweeper.n_trials=3")
+    for cwd, result in twice:
         assert result.returncode == 0, result.stderr[-3000:]
         assert "Warning" not in result.stderr  # no library notice per trial
         trials = pd.read_csv(_one(cwd, "outputs/sweeps/*/*/trials.csv"))
