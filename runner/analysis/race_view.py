@@ -38,7 +38,7 @@ class Race:
 
 def folders(sources) -> list[Path]:
     """The sources that are a race's sweep folder (or its summary.csv), each once, in order."""
-    found = []
+    found: list[Path] = []
     for source in sources or []:
         path = Path(source).expanduser()
         folder = path.parent if path.is_file() and path.name == "summary.csv" else path

@@ -24,6 +24,7 @@ def check_settings(config) -> RaceSettings:
     from runner.sweeps.search.study import directions, objectives
 
     sweeper = OmegaConf.to_container(config.hydra.sweeper, resolve=True)
+    assert isinstance(sweeper, dict)  # hydra.sweeper is always a mapping
     min_seeds = _count("min_seeds", sweeper.get("min_seeds"), 2)
     max_seeds = _count("max_seeds", sweeper.get("max_seeds"), 2)
     if min_seeds > max_seeds:
