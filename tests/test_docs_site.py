@@ -62,14 +62,19 @@ def test_the_columns_reference_names_every_ledger_and_metrics_column(reference):
     from runner.records import METRIC_COLUMNS, REGRESSION_METRIC_COLUMNS, RUN_COLUMNS, STATUSES
 
     page = reference.page("columns")
+    from runner.sweeps.race.outcome import COLUMNS as RACE_COLUMNS
+    from runner.sweeps.race.race import Round
+
     columns = RUN_COLUMNS + METRIC_COLUMNS + REGRESSION_METRIC_COLUMNS + list(STATUSES)
+    columns += RACE_COLUMNS + list(Round.__annotations__)
     missing = [column for column in columns if f"`{column}`" not in page]
     assert not missing, f"columns not in the columns reference: {missing}"
     assert not reference.PROBLEMS, reference.PROBLEMS
 
 
 @pytest.mark.parametrize(
-    "choice", ["hydra/launcher=pool", "hydra/launcher=slurm", "hydra/sweeper=optuna"]
+    "choice",
+    ["hydra/launcher=pool", "hydra/launcher=slurm", "hydra/sweeper=optuna", "hydra/sweeper=race"],
 )
 def test_the_hydra_reference_gives_every_launcher_and_sweeper_key_a_meaning(
     reference, choice, tmp_path
@@ -207,7 +212,8 @@ def test_the_readme_links_into_the_docs_and_they_exist():
 
 def test_the_files_reference_names_every_file_a_run_and_a_sweep_write(reference):
     page = reference.page("files")
-    for name in ("metrics.csv", "params.npz", ".hydra/config.yaml", "multirun.yaml", "runs.csv"):
+    names = ("metrics.csv", "params.npz", ".hydra/config.yaml", "multirun.yaml", "runs.csv")
+    for name in (*names, "race.csv", "race_rounds.csv"):
         assert f"`{name}`" in page
     assert not reference.PROBLEMS, reference.PROBLEMS
 
