@@ -149,8 +149,8 @@ def _race(folder, runs):
             "p_value": "p-value",
         }
     )
-    table["round eliminated"] = [str(int(r)) if r == r else None for r in table["round eliminated"]]
-    table["p-value"] = [f"{p:.2g}" if p == p else None for p in table["p-value"]]
+    table["round eliminated"] = [str(int(r)) if r == r else "-" for r in table["round eliminated"]]
+    table["p-value"] = [f"{p:.2g}" if p == p else "-" for p in table["p-value"]]
     parts += [
         f"<p class='muted'>{len(table)} configurations raced on {_e(objective)} "
         f"({'higher' if higher_is_better(objective) else 'lower'} is better): the winner, then "
