@@ -107,7 +107,8 @@ def run(cfg, ctx, resolved=None):
     status, message, interrupted, metrics, claimed = "failed", "", None, None, False
     try:
         claimed = _claim(run_dir)
-        metrics = MetricsWriter(run_dir / "metrics.csv")
+        with indivisible():  # metrics.csv is never seen without its header
+            metrics = MetricsWriter(run_dir / "metrics.csv")
         with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
             status, message = _train(cfg, run_dir, ctx, metrics, progress, clock, resolved)
     except ConfigError as error:
@@ -247,7 +248,8 @@ def _train(cfg, run_dir, ctx, metrics, progress, clock, resolved=None):
     show = progress_reporter(ctx.progress, epochs)
 
     regression = dataset.task == REGRESSION
-    metrics.use_columns(REGRESSION_METRIC_COLUMNS if regression else METRIC_COLUMNS)
+    with indivisible():
+        metrics.use_columns(REGRESSION_METRIC_COLUMNS if regression else METRIC_COLUMNS)
 
     def log(epoch, train):
         val = model.evaluate(X_val, y_val, batch_size=batch_size)
