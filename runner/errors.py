@@ -141,8 +141,11 @@ def _file_being_written(error):
         tb = tb.tb_next
     for frame in reversed(frames):
         for value in frame.f_locals.values():
-            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str):
-                return value.name
+            name = getattr(value, "name", None)
+            # not sys.stderr ("<stderr>"): a job's output may go to a log on the full disk,
+            # and the caller's default names the folder better than a stream's pseudo-name
+            if isinstance(value, io.IOBase) and isinstance(name, str) and not name.startswith("<"):
+                return name
     return None
 
 

@@ -148,7 +148,7 @@ class JobRunner:
     def run(self, idx, config, check_done=True):
         """Run one job -> its JobResult. A task that raised is an ``error`` result, not a crash.
         ``check_done=False``: the launcher looked the job up in the ledger already."""
-        from hydra.core.utils import JobRuntime
+        from hydra.core.utils import JobRuntime, JobStatus
 
         from runner.errors import name_the_file
         from runner.sweeps import reuse
@@ -168,6 +168,8 @@ class JobRunner:
                 ret = run_job(self.task, config, self.callbacks, folder, whitelist)
         except OSError as error:  # a full disk: its traceback stays here, so name its file now
             raise name_the_file(error, default=folder) from None
+        if ret.status == JobStatus.FAILED:  # the task raised it: Hydra kept it in the return
+            name_the_file(compat.failure_of(ret), default=folder)
         return JobResult.of_return(ret)
 
 
