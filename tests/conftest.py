@@ -1,6 +1,8 @@
 """Shared helpers: compose configs in-process, run the real CLI in a subprocess."""
 
+import functools
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +101,48 @@ def workdir(tmp_path, monkeypatch):
     """A fresh working folder, also the current directory of the test."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# Under pytest-xdist (``-n auto`` in pyproject's addopts) tests run in worker processes. Some
+# must share one: a real Slurm or PostgreSQL is started once per worker session on this host,
+# Ray's processes are heavy, and a module-scoped fixture (one sweep several tests read; the
+# cases tests/cli_batch.py runs at once) would be built again in every worker that gets one of
+# its tests. So the scheduler below keeps together, as one unit of work: every test of the
+# files that start a server, and every test named for Ray; each file with a module-scoped
+# fixture. Every other test is a unit of its own.
+SERVER_FIXTURES = ("slurm_cluster", "postgres_server", "ray_processes", "hydra/launcher=ray")
+RAY_TEST = re.compile(r"(?<![a-z])ray(?![a-z])")
+
+
+@functools.cache
+def _file_text(path):
+    try:
+        return (ROOT / path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def work_unit(nodeid):
+    """The unit of work a test belongs to: "servers", its file, or itself."""
+    path, _, name = nodeid.partition("::")
+    text = _file_text(path)
+    if any(f in text for f in SERVER_FIXTURES):
+        return "servers"
+    if 'scope="module"' in text:
+        return path
+    return "servers" if RAY_TEST.search(name) else nodeid
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return work_unit(nodeid)
+
+    return Units(config, log)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core, at most four (each starts CLI subprocesses of its own)."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
