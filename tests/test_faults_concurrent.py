@@ -203,15 +203,16 @@ def _stopped_sweep(cwd, jobs):
 def test_two_resumes_of_one_folder_at_once_run_it_once(tmp_path):
     sweep_dir = _stopped_sweep(tmp_path, 10)
     resume = ["--resume", "outputs/sweeps/s", "runner.max_failures=null", "model.width=8"]
-    first = start_cli(tmp_path, *resume, "hydra.launcher.n_jobs=1", "trainer.epochs=3000")
+    # long enough (10 jobs of 10000 epochs) that the others start while it runs, even under load
+    first = start_cli(tmp_path, *resume, "hydra.launcher.n_jobs=1", "trainer.epochs=10000")
     deadline = time.monotonic() + 60
     while not (sweep_dir / folder_lock.HOLDER).exists():
         assert time.monotonic() < deadline and first.poll() is None, first.communicate()
         time.sleep(0.01)
 
-    second = run_cli(tmp_path, *resume, "hydra.launcher.n_jobs=1", "trainer.epochs=3000")
+    second = run_cli(tmp_path, *resume, "hydra.launcher.n_jobs=1", "trainer.epochs=10000")
     waiting = start_cli(
-        tmp_path, *resume, "--wait", "hydra.launcher.n_jobs=1", "trainer.epochs=3000"
+        tmp_path, *resume, "--wait", "hydra.launcher.n_jobs=1", "trainer.epochs=10000"
     )
     out, err = first.communicate(timeout=120)
     waited_out, waited_err = waiting.communicate(timeout=120)

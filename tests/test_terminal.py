@@ -72,8 +72,9 @@ def test_help_lists_groups_options_and_examples(tmp_path):
 
 
 def test_sweep_ends_with_the_best_groups_and_the_summary_path(tmp_path):
+    wide = {**os.environ, "COLUMNS": "300"}  # the path fits on the line whatever tmp_path is
     result = run_cli(
-        tmp_path, "-m", "model=linear,dense2", "trainer.epochs=200", "trainer.plots=false"
+        tmp_path, "-m", "model=linear,dense2", "trainer.epochs=200", "trainer.plots=false", env=wide
     )
     assert result.returncode == 0
     tail = result.stdout[result.stdout.index("sweep: 2 jobs") :]
