@@ -102,6 +102,20 @@ def test_a_stopped_race_finishes_with_resume(tmp_path):
     assert ok.run_key.is_unique and len(ok) == int(table.seeds.sum())
 
 
+def test_a_race_over_config_groups_drops_the_model_that_cannot_learn(tmp_path):
+    # a linear model cannot separate the spiral's three arms (val_loss near 1 on every seed),
+    # two hidden layers do (well under 0.9): the race needs six seeds to tell two apart
+    done = run_cli(tmp_path, *RACE, "model=dense2,linear", "optimizer.learning_rate=0.05")
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = _race_table(_race_dirs(tmp_path)[0]).set_index("configuration")
+    assert set(table.index) == {"model=dense2", "model=linear"}
+    assert table.loc["model=linear", "status"] == "eliminated"
+    assert table.loc["model=dense2", "status"] == "winner"
+    ledger = _ledger(tmp_path)
+    assert len(ledger) == int(table.seeds.sum()) and ledger.run_key.is_unique
+    assert "eliminated in round" in done.stdout
+
+
 def test_a_race_runs_under_hydras_basic_launcher(tmp_path):
     done = run_cli(tmp_path, *RACE, "hydra/launcher=basic", *GRID, "hydra.sweeper.budget=16")
     assert done.returncode == 0, done.stderr[-3000:]
