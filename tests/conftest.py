@@ -109,7 +109,9 @@ def workdir(tmp_path, monkeypatch):
 # cases tests/cli_batch.py runs at once) would be built again in every worker that gets one of
 # its tests. So the scheduler below keeps together, as one unit of work: every test of the
 # files that start a server, and every test named for Ray; each file with a module-scoped
-# fixture. Every other test is a unit of its own.
+# fixture. Every other test is a unit of its own. Not ``--dist loadgroup``: xdist 3.8 marks a
+# group by rewriting ``item._nodeid``, which pytest 9.2 no longer reads, so its groups are lost.
+# ``_split_scope`` is the one method of xdist's LoadScopeScheduling this overrides.
 SERVER_FIXTURES = ("slurm_cluster", "postgres_server", "ray_processes", "hydra/launcher=ray")
 RAY_TEST = re.compile(r"(?<![a-z])ray(?![a-z])")
 
