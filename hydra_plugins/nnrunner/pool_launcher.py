@@ -16,6 +16,13 @@ class PoolLauncher(Launcher):
         self.hydra_context = hydra_context
         self.task_function = task_function
 
+    def expect(self, jobs):
+        """A sweeper says how many jobs its batches hold at most, before the first: the pool
+        gets ready for them while the sweep starts."""
+        from runner.sweeps.launch import expect
+
+        expect(self, jobs)
+
     def launch(self, job_overrides, initial_job_idx):
         from runner.sweeps.launch import launch
 

@@ -45,6 +45,9 @@ def sweep(sweeper, arguments):
         say(describe(cache, sweeper.overrides, ledger_path(config), settings["resume"], every))
         sweeper.batch_index = len(sweeper.overrides)
         return []
+    expect = getattr(sweeper.launcher, "expect", None)  # the pool's: start its workers' server
+    if expect is not None and sweeper.overrides:
+        expect(max(len(batch) for batch in sweeper.overrides))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     start(config, sweep_dir, settings["resume"])
     OmegaConf.save(config, sweep_dir / "multirun.yaml")

@@ -93,6 +93,7 @@ class Session:
         from runner.sweeps.pool import Pool
 
         if self.pool is None:
+            _import_meanwhile(CLOSING_IMPORTS)
             self.pool = Pool(n, self.setup)
         self.pool.grow(n)
         pending = list(reversed(jobs))
@@ -123,6 +124,23 @@ class Session:
             self.pool = None
 
 
+# what the sweep's closing table imports (scipy's statistics among them)
+CLOSING_IMPORTS = ("runner.analysis.ranking", "runner.analysis.runs", "runner.analysis.rendering")
+
+
+def _import_meanwhile(modules):
+    """Import ``modules`` in a thread of their own while this process waits for its workers'
+    server and then for their jobs, rather than after the last job, when nothing else runs."""
+    import importlib
+    import threading
+
+    def imports():
+        for name in modules:
+            importlib.import_module(name)
+
+    threading.Thread(target=imports, name="nnrunner-imports", daemon=True).start()
+
+
 def launch(launcher, job_overrides, initial_job_idx):
     """Run the batch -> one JobReturn per job, in the batch's order."""
     from hydra.core.utils import setup_globals
@@ -141,6 +159,20 @@ def launch(launcher, job_overrides, initial_job_idx):
         context.of(config).close(at_once=True)
         raise
     return [_job_return(job, outcomes[job.idx]) for job in jobs]
+
+
+def expect(launcher, jobs: int) -> None:
+    """A sweep of ``jobs`` jobs at most per batch is about to start: when they will go to worker
+    processes, start the pool's fork server now (``runner.sweeps.pool.start_server``). A bad
+    ``n_jobs`` is left for ``launch`` to report, as before."""
+    try:
+        n = worker_count(launcher.n_jobs, jobs)
+    except ConfigError:
+        return
+    if n > 1:
+        from runner.sweeps.pool import start_server
+
+        start_server()
 
 
 def kept_session(launcher, cache, kind):

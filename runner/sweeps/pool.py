@@ -19,7 +19,7 @@ PRELOAD = [
     "runner.sweeps.worker",
     "runner.sweeps.sweep_job",
     "runner.train",
-    "runner.analysis.compare",
+    "runner.app",  # the runner's task function, which each worker would import again
 ]
 
 
@@ -29,6 +29,18 @@ def _context():
         context.set_forkserver_preload(PRELOAD)
         return context
     return multiprocessing.get_context("spawn")
+
+
+def start_server():
+    """Start the fork server now, without waiting for it: its imports then run on another core
+    while this process checks the sweep and writes its folder, instead of after, when the first
+    worker is asked for. A server already running is kept; without fork servers, nothing."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from multiprocessing import forkserver
+
+    _context()
+    forkserver.ensure_running()
 
 
 @dataclass
