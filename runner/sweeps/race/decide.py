@@ -26,7 +26,8 @@ from scipy import stats
 @dataclass(frozen=True)
 class Verdict:
     """One round's decision: ``best`` a column index; ``worse`` {column: p-value} of those
-    shown worse than the best; ``p_overall`` the Friedman (or sign) test's p-value."""
+    shown worse than the best; ``p_overall`` Friedman's test's p-value over all still racing
+    (with two left, the Wilcoxon signed-rank test's)."""
 
     best: int
     worse: dict[int, float]

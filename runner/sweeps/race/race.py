@@ -50,7 +50,7 @@ class Round:
     seeds_each: int  # seeds each of them had run by its end
     runs: int  # jobs it launched
     eliminated: int  # configurations it eliminated
-    p_value: float  # the Friedman (or sign) test's, over all still racing
+    p_value: float  # its test's: Friedman's over all racing, Wilcoxon's signed-rank if two
     launch_seconds: float  # the launcher's time: the jobs themselves
     sweeper_ms: float  # the race's own time: building the jobs, the test, the bookkeeping
 
