@@ -1,10 +1,12 @@
 """``hydra/sweeper=race`` end to end: a race on the spiral names a winner and eliminates the
 configurations that cannot learn, keeps every run it spent as an ordinary sweep job, reuses
-what was run before (by itself, by a grid), finishes with --resume after a stop, runs under
-another launcher, and refuses what it cannot race in one line before anything is written."""
+what was run before (by itself, by a grid), finishes with --resume after a stop, runs round by
+round under Hydra's basic launcher, joblib and Ray, and refuses what it cannot race in one line
+before anything is written."""
 
 import os
 import signal
+import tempfile
 import time
 
 import pandas as pd
@@ -116,12 +118,54 @@ def test_a_race_over_config_groups_drops_the_model_that_cannot_learn(tmp_path):
     assert "eliminated in round" in done.stdout
 
 
-def test_a_race_runs_under_hydras_basic_launcher(tmp_path):
-    done = run_cli(tmp_path, *RACE, "hydra/launcher=basic", *GRID, "hydra.sweeper.budget=16")
+def _private_ray(tmp_path):
+    """Ray writes its auth token under HOME and its sockets under RAY_TMPDIR: keep both private
+    (as tests/test_launchers.py does for its Ray sweeps)."""
+    pytest.importorskip("ray")
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "RAY_TMPDIR": tempfile.mkdtemp(prefix="ray", dir="/tmp"),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+
+
+# The override is joined from the launcher's name: only the Ray case (its id names Ray) joins
+# the one xdist worker of the server tests (tests/conftest.py), not every test of this file.
+@pytest.mark.parametrize("launcher", ["basic", "joblib", "ray"])
+def test_a_race_runs_round_by_round_under_each_launcher(tmp_path, launcher):
+    """Every launcher runs a race, a launch per round. Two configurations cannot be told apart
+    in fewer than 6 seeds (the signed-rank test's p-value is at least 2 / 2^seeds), so this race
+    runs round 1 (2 x 3 seeds) and a round 2 of one seed each, and the budget of 8 ends it tied:
+    the same two rounds on any launcher and any number of cores."""
+    env = _private_ray(tmp_path) if launcher == "ray" else None
+    workers = ("hydra.launcher.n_jobs=2",) if launcher == "joblib" else ()
+    done = run_cli(
+        tmp_path,
+        "-m",
+        "hydra/sweeper=race",
+        f"hydra/launcher={launcher}",
+        *workers,
+        "model.width=4,32",
+        "trainer.epochs=100",
+        "trainer.log_every=50",
+        "trainer.plots=false",
+        "hydra.sweeper.budget=8",
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    table = _race_table(_race_dirs(tmp_path)[0])
-    assert int(table.seeds.sum()) <= 16
-    assert len(_ledger(tmp_path)) == int(table.seeds.sum())
+    assert "race: 2 still tied (the budget ran out)" in done.stdout
+    (sweep_dir,) = _race_dirs(tmp_path)
+    table = _race_table(sweep_dir)
+    assert sorted(table.status) == ["tied", "tied"] and list(table.seeds) == [4, 4]
+    rounds = pd.read_csv(sweep_dir / "race_rounds.csv")
+    assert list(rounds.runs) == [6, 2]
+    ledger = _ledger(tmp_path)
+    assert len(ledger) == 8 and ledger.run_key.is_unique and (ledger.status == "ok").all()
+    assert sorted(ledger.seed) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert len(pd.read_csv(sweep_dir / "summary.csv")) == 8
 
 
 @pytest.mark.parametrize(
