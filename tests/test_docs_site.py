@@ -29,6 +29,7 @@ def _reference():
 
 
 def _flat_keys(node, prefix=""):
+    """Dotted keys of a mapping; a list is one value."""
     for key, value in node.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -56,6 +57,79 @@ def test_the_config_reference_names_every_key_of_cfg_job(reference, tmp_path):
     missing = [key for key in keys if f"`{key}`" not in page]
     assert not missing, f"keys of python -m runner --cfg job not in the config reference: {missing}"
     assert not reference.PROBLEMS, reference.PROBLEMS
+
+
+# Config keys no check constrains, so their "allowed" cell is rightly blank; each says why.
+UNCHECKED = {
+    "paths.outputs",  # any folder: runs create it where they write, and nothing checks it
+    "paths.ledger",  # any file path (by default under paths.outputs); nothing checks it
+    # nncore.datasets.blobs does not check it: a negative spread reaches numpy, whose error
+    # names no key ("data={...}: high - low < 0"), and a word ends in a traceback
+    "data.spread",
+}
+
+
+def _allowed_cells(page):
+    """{key: its "allowed" cell} of the config reference's four-column tables."""
+    cells = {}
+    for row in page.splitlines():
+        parts = [cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]]
+        if len(parts) == 4 and parts[0].startswith("`"):
+            cells[parts[0].strip("`")] = parts[2]
+    return cells
+
+
+def test_every_checked_config_key_says_what_is_allowed(reference, tmp_path):
+    """Every key of --cfg job and of each option of data, model, loss and optimizer has a
+    non-empty "allowed" cell, but those of UNCHECKED, which stay blank."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "runner", "--cfg", "job"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    keys = set(_flat_keys(yaml.safe_load(shown)))
+    for group in ("data", "model", "loss", "optimizer"):
+        for option in sorted((ROOT / "conf" / group).glob("*.yaml")):
+            keys |= set(_flat_keys(yaml.safe_load(option.read_text()) or {}, f"{group}."))
+    assert {"data.factor", "data.fold", "optimizer.rho", "optimizer.momentum"} <= keys
+    cells = _allowed_cells(reference.page("config"))
+    assert keys <= set(cells), f"keys not in the config reference: {sorted(keys - set(cells))}"
+    blank = {key for key in keys if not cells[key]}
+    assert not blank - UNCHECKED, f"keys without an allowed cell: {sorted(blank - UNCHECKED)}"
+    assert not UNCHECKED - blank, (
+        f"keys a check now constrains (drop them from UNCHECKED): {sorted(UNCHECKED - blank)}"
+    )
+    assert not reference.PROBLEMS, reference.PROBLEMS
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["optimizer.learning_rate=-1"],
+        ["optimizer=sgd", "optimizer.momentum=2"],
+        ["data=circles", "data.factor=1.5"],
+        ["model.width=0"],
+    ],
+)
+def test_an_allowed_cell_says_what_a_run_says_of_a_bad_value(reference, overrides, tmp_path):
+    """The cell holds the words a run prints when the value is refused (model.width: as the
+    layer key it is interpolated into)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "runner", *overrides, "trainer.epochs=0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 2, run.stderr
+    line = run.stderr.strip().splitlines()[-1]
+    said = re.fullmatch(r"error: ([\w.]+)=[^:]*: (.+)", line)
+    assert said, line
+    key = overrides[-1].split("=")[0]
+    cell = _allowed_cells(reference.page("config"))[key]
+    assert said[2] in cell, (line, cell)
+    assert said[1] == key or f"`{said[1]}`" in cell, (line, cell)
 
 
 def test_the_columns_reference_names_every_ledger_and_metrics_column(reference):

@@ -333,51 +333,135 @@ def _value(value):
     return f"`{value}`"
 
 
-def _errors(error):
-    return getattr(error, "errors", None) or [error]
-
-
 SENTINEL = "not-a-valid-value"
+# The values each key is given in turn until a check rejects one: a number below every range
+# the checks allow (so a range check speaks: "must be a number > 0" where a word meets only the
+# type check, "must be a number"), then a word no check takes. A key that is required (`???`)
+# is first probed left out.
+PROBES = (-1, SENTINEL)
+# A key the checks read only together with another is probed with that other key set so.
+PROBE_CONTEXT = {"data.fold": {"data.folds": 5}}  # fold is checked against folds (null: off)
+# data=csv is probed on a small file, so that the checks made as the file is read (data.task,
+# data.features) speak too; these fill the option's required keys for the probes of the others.
+PROBE_CSV = "probe.csv"
+PROBE_CSV_HEADER = ("x1", "x2", "label")
+PROBE_FILLS = {("data", "csv"): {"path": PROBE_CSV, "target": "label"}}
+CRASHED = {}  # "key=value": the error a probe met that is not a one-line ConfigError (a bug)
+
+
+def _write_probe_csv(folder):
+    rows = [",".join(PROBE_CSV_HEADER)]
+    rows += [f"{i},{(i * 7) % 13},{i % 2}" for i in range(40)]  # two classes, 20 rows each
+    (Path(folder) / PROBE_CSV).write_text("\n".join(rows) + "\n")
+
+
+def rejections(cfg, base_dir):
+    """The ConfigErrors a run meets on ``cfg`` before it trains, found as the run finds them
+    (runner.train): the trainer, runner and data checks together, then the data drawn or read
+    and the model and optimizer built (runner.build, which names the key of nncore's errors)."""
+    from runner import checks
+    from runner.build import dataset_and_model
+    from runner.data import check_data_config
+    from runner.errors import Problems
+
+    problems = Problems()
+    with problems.check():
+        checks.check_trainer(cfg)
+    with problems.check():
+        checks.check_runner(cfg)
+    with problems.check():
+        check_data_config(cfg.data, base_dir)
+    if not problems.errors:
+        with problems.check():
+            dataset_and_model(cfg, 0, base_dir)
+    return problems.errors
+
+
+def _at(node, key):
+    """The raw value at a dotted key (list items by index), or None."""
+    for part in key.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            node = node.get(part)
+        else:
+            return None
+    return node
+
+
+def _probe(raw, key, base_dir, first=()):
+    """What the checks say of ``key`` given each probe value in turn (``first`` before
+    PROBES), as a run says it: the first rejection that names the key, or a key whose value is
+    ``${key}`` (``model.width`` is checked as ``model.layers.0.units``); "" if none does."""
+    from omegaconf import OmegaConf
+
+    for value in (*first, *PROBES):
+        cfg = OmegaConf.create(raw)
+        for other, given in PROBE_CONTEXT.get(key, {}).items():
+            OmegaConf.update(cfg, other, given, merge=False)
+        OmegaConf.update(cfg, key, value, merge=False)
+        try:
+            found = rejections(cfg, base_dir)
+        except Exception as error:  # noqa: BLE001 - a traceback where a user needs a line
+            CRASHED[f"{key}={value}"] = f"{type(error).__name__}: {error}"
+            continue
+        for one in found:
+            if one.key == key:
+                return one.problem.removeprefix("choose one of: ")
+            if _at(raw, one.key) == f"${{{key}}}":
+                return f"{one.problem} (as `{one.key}`)"
+    return ""
+
+
+def _unprobed(text, folder):
+    """A message without what the probe's own file put in it: its name becomes `data.path`,
+    its list of columns goes."""
+    from runner.tables.header import shown_columns
+
+    text = text.replace(f"; {shown_columns(PROBE_CSV_HEADER)}", "")
+    return text.replace(str(Path(folder) / PROBE_CSV), "`data.path`").replace(
+        PROBE_CSV, "`data.path`"
+    )
+
+
+def _merged(said):
+    """{option: text} -> one cell: the text, or each text after the options that say it when
+    the options differ (an empty text: that option's check takes any value)."""
+    texts = {}
+    for option, text in said.items():
+        texts.setdefault(text, []).append(option)
+    if len(texts) == 1:
+        return next(iter(texts))
+    return "; ".join(f"{', '.join(options)}: {text}" for text, options in texts.items() if text)
 
 
 @functools.lru_cache
 def allowed_by_checks():
-    """{key: what its check says is allowed}, found by giving each key a value no check takes:
-    the run-level keys through runner.checks, data=csv's through its own check."""
-    from omegaconf import OmegaConf
-
-    from runner import checks
-    from runner.errors import ConfigError
-
+    """{key: what its check says is allowed}, found by giving each key values no check takes
+    (PROBES) and reading the run's one-line error: the run-level keys in the default config,
+    and each key of each option of each group with that option chosen. Keys whose values
+    nncore registers (allowed_by_registries) are not probed."""
     allowed = {}
     base = composed()
-    for key in flat(base):
-        if key.split(".")[0] in GROUPS or key.startswith("paths."):
-            continue
-        cfg = OmegaConf.create(base)
-        OmegaConf.update(cfg, key, SENTINEL, merge=False)
-        for check in (checks.check_trainer, checks.check_runner):
-            try:
-                check(cfg)
-            except ConfigError as error:
-                for one in _errors(error):
-                    if one.key == key:
-                        allowed[key] = one.problem
-    from runner.tables import csv_data
-
-    csv = OmegaConf.load(CONF / "data" / "csv.yaml")
-    for key in csv:
-        if key in ("name", "path", "target"):
-            continue
-        cfg = csv.copy()
-        cfg[key] = SENTINEL
-        try:
-            csv_data.check_csv_config(cfg, ROOT)
-        except ConfigError as error:
-            for one in _errors(error):
-                if one.key == f"data.{key}":
-                    allowed[one.key] = one.problem
-    return allowed
+    registered = allowed_by_registries()
+    with tempfile.TemporaryDirectory() as folder:
+        _write_probe_csv(folder)
+        for key in flat(base):
+            if key.split(".")[0] not in GROUPS:
+                allowed[key] = _probe(base, key, folder)
+        said = {}
+        for group in GROUPS:
+            for option in _options(group):
+                node = yaml.safe_load((CONF / group / f"{option}.yaml").read_text()) or {}
+                raw = {**base, group: {**node, **PROBE_FILLS.get((group, option), {})}}
+                for key, value in flat(node, f"{group}.").items():
+                    if key in registered:
+                        continue
+                    first = ("???",) if value == "???" else ()
+                    text = _unprobed(_probe(raw, key, folder, first), folder)
+                    said.setdefault(key, {})[option] = text
+        allowed.update({key: _merged(texts) for key, texts in said.items()})
+    return {key: text for key, text in allowed.items() if text}
 
 
 @functools.lru_cache
@@ -938,3 +1022,4 @@ if __name__ == "__main__":  # python docs/_hooks/reference.py NAME: print a gene
         print(page(name))
     with contextlib.suppress(Exception):
         print("\n".join(f"problem: {p}" for p in PROBLEMS), file=sys.stderr)
+        print("\n".join(f"crashed: {k}: {e}" for k, e in CRASHED.items()), file=sys.stderr)
