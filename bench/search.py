@@ -8,7 +8,9 @@
 - overhead: ask + tell + storage per trial, in this process, for SQLite, JournalStorage (the
   default) and PostgreSQL (a server this script starts on this machine with the tests'
   ``tests/postgres_server.py``, when Debian's ``postgresql`` and the [postgres] extra are
-  installed), with the preset's search space and TPE, over ``--trials`` trials;
+  installed), with the preset's search space and TPE, over ``--trials`` trials: Optuna's own
+  ask + tell one at a time, and the sweeper's loop with two workers; for a database also the
+  SQL statements per trial;
 - pruning: the preset's search without a pruner and with each pruner, for each sampler seed:
   wall time of ``python -m runner hparams_search=spiral_optuna`` and its best val_accuracy
   (mean over the sampler seeds);
@@ -109,9 +111,17 @@ def postgres():
 
 
 def overhead(trials):
+    """Each storage twice: Optuna's own ask + tell one trial at a time (the figure BENCHMARKS.md
+    has kept since the start), and the sweeper's loop as ``runner.sweeps.search.engine`` runs
+    it with two workers (``n_jobs=2``: two asks, the check for repeats of finished trials, two
+    tells). Per trial: the median and the last 10 trials' median in ms, and for a database the
+    SQL statements it sent (counted on SQLAlchemy's engine)."""
+    import os
+
     import optuna
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
+    from runner.sweeps.search.engine import not_repeats
     from runner.sweeps.search.study import Location, open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -121,32 +131,67 @@ def overhead(trials):
         "model.layers.0.activation": CategoricalDistribution(["relu", "tanh", "leaky_relu"]),
         "search.l2": FloatDistribution(1e-6, 1e-2, log=True),
     }
+    loops = {"ask + tell": (1, False), "sweeper, n_jobs=2": (2, True)}
     rows = []
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder, postgres() as postgres_url:
         targets = [("sqlite", f"sqlite:///{folder}/study.db"), ("journal", f"{folder}/study.log")]
         if postgres_url:
             targets.append(("postgresql", postgres_url))
         for kind, target in targets:
-            storage = open_storage(Location("journal" if kind == "journal" else "rdb", target, "b"))
-            study = optuna.create_study(
-                study_name="b",
-                storage=storage,
-                direction="maximize",
-                sampler=optuna.samplers.TPESampler(seed=0),
-            )
-            times = []
-            for _ in range(trials):
-                clock = time.perf_counter()
-                trial = study.ask(space)
-                study.tell(trial, trial.params["optimizer.learning_rate"])
-                times.append(time.perf_counter() - clock)
-            rows.append(
-                (kind, statistics.median(times) * 1000, statistics.median(times[-10:]) * 1000)
-            )
-    print(f"\nsweeper overhead per trial (ask + tell + storage, TPE, {trials} trials)")
-    print(f"{'storage':<10} {'median ms':>10} {'last 10 ms':>11}")
-    for kind, median, last in rows:
-        print(f"{kind:<10} {median:>10.1f} {last:>11.1f}")
+            for loop, (batch, check) in loops.items():
+                name = loop.replace(" ", "_")
+                if kind == "journal":  # a file of its own, as each sweep folder has
+                    target = f"{folder}/{name}.log"
+                storage = open_storage(
+                    Location("journal" if kind == "journal" else "rdb", target, name)
+                )
+                statements = _count_statements(storage)
+                study = optuna.create_study(
+                    study_name=name,
+                    storage=storage,
+                    direction="maximize",
+                    sampler=optuna.samplers.TPESampler(seed=0),
+                )
+                times, sent = [], statements[0]
+                for _ in range(trials // batch):
+                    clock = time.perf_counter()
+                    asked = [study.ask(space) for _ in range(batch)]
+                    for trial in not_repeats(study, asked) if check else asked:
+                        study.tell(trial, trial.params["optimizer.learning_rate"])
+                    times += [(time.perf_counter() - clock) / batch] * batch
+                per_trial = (statements[0] - sent) / len(times) if kind != "journal" else None
+                rows.append(
+                    (
+                        kind,
+                        loop,
+                        statistics.median(times) * 1000,
+                        statistics.median(times[-10:]) * 1000,
+                        per_trial,
+                    )
+                )
+    print(
+        f"\nsweeper overhead per trial (TPE, {trials} trials, load average {load:.1f} at the start)"
+    )
+    print(f"{'storage':<11} {'loop':<18} {'median ms':>10} {'last 10 ms':>11} {'statements':>11}")
+    for kind, loop, median, last, per_trial in rows:
+        shown = f"{per_trial:.1f}" if per_trial is not None else "-"
+        print(f"{kind:<11} {loop:<18} {median:>10.1f} {last:>11.1f} {shown:>11}")
+
+
+def _count_statements(storage):
+    """A one-item list counting the SQL statements ``storage`` sends from now on (RDBStorage's
+    public ``engine``; a journal sends none)."""
+    count = [0]
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _one_more(*_):
+            count[0] += 1
+
+    return count
 
 
 def pruning(seeds, pruners, trials):

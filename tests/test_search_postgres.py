@@ -90,6 +90,43 @@ def test_slurm_tasks_search_at_once_through_a_shared_study(
     _check_each_trial_once(tmp_path, _trials(where, name), 6)
 
 
+def test_a_proposal_equal_to_a_finished_trial_takes_its_value_without_running_again(
+    tmp_path, postgres_server
+):
+    """Two trials at a time over a space of two values: from the second batch on every
+    proposal repeats a finished trial (the finished ones are read once a batch). Each such
+    trial is told the earlier one's value and has no job; every other trial ran once."""
+    url = postgres_server.url("+psycopg")
+    result = run_cli(
+        tmp_path,
+        "-m",
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=6",
+        'hydra.sweeper.params={model.width: "choice(16, 32)"}',
+        "hydra.sweeper.study_name=repeats",
+        f"hydra.sweeper.storage={url}",
+        "trainer.epochs=20",
+        "trainer.plots=false",
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = _trials(url, "repeats")
+    assert sorted(t.number for t in trials) == list(range(6))  # none lost, none numbered twice
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    by_number = {t.number: t for t in trials}
+    repeats = [t for t in trials if "repeat_of" in t.user_attrs]
+    assert len(repeats) >= 2  # at most two distinct proposals can have run
+    for trial in repeats:
+        earlier = by_number[trial.user_attrs["repeat_of"]]
+        assert "repeat_of" not in earlier.user_attrs and earlier.number != trial.number
+        assert earlier.params == trial.params and earlier.value == trial.value
+    ledger = pd.read_csv(tmp_path / "outputs" / "runs.csv")
+    ran = sorted(t.number for t in trials if "repeat_of" not in t.user_attrs)
+    assert sorted(ledger["trial"]) == ran  # each other trial ran once, no repeat ran
+    assert result.stdout.count("which is done; not run again") == len(repeats)
+
+
 SHORT = (
     "-m",
     "hydra/sweeper=optuna",

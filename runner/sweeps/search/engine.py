@@ -160,7 +160,7 @@ class Search:
             clock = time.perf_counter()
             trials = [self.study.ask(self.search.distributions) for _ in range(batch)]
             self.asked.update(t.number for t in trials)
-            runnable = [t for t in trials if not self._repeat_of_finished(t)]
+            runnable = not_repeats(self.study, trials)
             asked = time.perf_counter() - clock
             jobs, returns = [], []
             for first_job, launch in self._launches(runnable):
@@ -217,25 +217,6 @@ class Search:
             + [f"runner.trial={trial.number}"]
         )
 
-    def _repeat_of_finished(self, trial):
-        """A proposal equal to a finished trial gets that trial's values, without running it
-        again (a discrete space, or a continued study, may propose one)."""
-        import optuna
-
-        for earlier in self.study.get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)
-        ):
-            if earlier.number != trial.number and earlier.params == trial.params:
-                trial.set_user_attr("repeat_of", earlier.number)
-                self.study.tell(
-                    trial, earlier.values if len(earlier.values) > 1 else earlier.values[0]
-                )
-                say(
-                    f"trial {trial.number}: the same parameters as trial {earlier.number}, which is done; not run again"
-                )
-                return True
-        return False
-
     def _tell(self, trial, rets):
         """Tell Optuna how the trial's jobs ended (their JobResults) -> 1 if it failed, else 0."""
         import optuna
@@ -273,6 +254,32 @@ class Search:
             )
         self.study.tell(trial, means if len(means) > 1 else means[0])
         return 0
+
+
+def not_repeats(study, trials):
+    """The asked ``trials`` that are to run. A proposal equal to a finished trial gets that
+    trial's values without running again (a discrete space, or a continued study, may propose
+    one). The finished trials are read once for the batch: each read of a database study costs
+    several statements (Optuna reads the running trials back too), so one read per trial was a
+    good part of the sweeper's own cost per trial."""
+    import optuna
+
+    finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return [t for t in trials if not _repeat_of_finished(study, t, finished)]
+
+
+def _repeat_of_finished(study, trial, finished):
+    """Whether ``trial`` repeats one of ``finished`` (told that one's values if so)."""
+    for earlier in finished:
+        if earlier.number != trial.number and earlier.params == trial.params:
+            trial.set_user_attr("repeat_of", earlier.number)
+            study.tell(trial, earlier.values if len(earlier.values) > 1 else earlier.values[0])
+            say(
+                f"trial {trial.number}: the same parameters as trial {earlier.number}, "
+                "which is done; not run again"
+            )
+            return True
+    return False
 
 
 def _say_what_cmaes_cannot(sampler, search):

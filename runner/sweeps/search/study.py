@@ -99,7 +99,15 @@ def _open(where, made):
             Path(where.target).parent.mkdir(parents=True, exist_ok=True)
             return JournalStorage(JournalFileBackend(where.target))
         if not where.target.startswith("sqlite:///"):
-            return _created_once(lambda: optuna.storages.RDBStorage(where.target))
+            storage = _created_once(
+                lambda: optuna.storages.RDBStorage(
+                    where.target, skip_compatibility_check=made, skip_table_creation=made
+                )
+            )
+            if made:  # no table was checked, so nothing has connected yet: an unreachable
+                with storage.engine.connect():  # server is still this one line, here
+                    pass
+            return storage
         path = Path(where.target[len("sqlite:///") :])
         path.parent.mkdir(parents=True, exist_ok=True)
         if not made:
