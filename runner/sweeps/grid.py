@@ -17,7 +17,7 @@ from runner.progress import say
 from runner.sweeps.compose import cache_for
 from runner.sweeps.dry_run import describe
 from runner.sweeps.planned import forget_planned, write_planned
-from runner.sweeps.prepare import ledger_path, start
+from runner.sweeps.prepare import expect_jobs, ledger_path, start
 
 
 def sweep(sweeper, arguments):
@@ -45,9 +45,7 @@ def sweep(sweeper, arguments):
         say(describe(cache, sweeper.overrides, ledger_path(config), settings["resume"], every))
         sweeper.batch_index = len(sweeper.overrides)
         return []
-    expect = getattr(sweeper.launcher, "expect", None)  # the pool's: start its workers' server
-    if expect is not None and sweeper.overrides:
-        expect(max(len(batch) for batch in sweeper.overrides))
+    expect_jobs(sweeper.launcher, max((len(batch) for batch in sweeper.overrides), default=0))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     start(config, sweep_dir, settings["resume"])
     OmegaConf.save(config, sweep_dir / "multirun.yaml")

@@ -67,6 +67,14 @@ def start(config, sweep_dir, mode):
         say(f"note: {note}")
 
 
+def expect_jobs(launcher, jobs: int) -> None:
+    """Tell a launcher that can get ready while the sweep starts (the pool's ``expect``: its
+    workers' server) that batches of up to ``jobs`` jobs are coming."""
+    expect = getattr(launcher, "expect", None)
+    if expect is not None and jobs > 0:
+        expect(jobs)
+
+
 def ledger_path(config):
     """The ledger the sweep's jobs append to, as an absolute path."""
     from runner.records import ledger_at

@@ -13,7 +13,7 @@ from runner.progress import say
 from runner.sweeps.compose import cache_for
 from runner.sweeps.dry_run import describe
 from runner.sweeps.planned import forget_planned, write_planned
-from runner.sweeps.prepare import ledger_path, start
+from runner.sweeps.prepare import expect_jobs, ledger_path, start
 from runner.sweeps.race import outcome
 from runner.sweeps.race.race import Race, results_of
 from runner.sweeps.race.settings import check_settings
@@ -48,6 +48,7 @@ def sweep(sweeper, arguments):
             f"each (at most {len(configurations) * settings.max_seeds} runs)"
         )
         return []
+    expect_jobs(sweeper.launcher, min(first_round, launcher_width(config)))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     start(config, sweep_dir, runner_settings["resume"])
     OmegaConf.save(config, sweep_dir / "multirun.yaml")
