@@ -95,6 +95,7 @@ def blobs(samples=100, classes=3, noise=1.0, spread=10.0, seed=None, dtype="floa
     positive_int("samples", samples)
     positive_int("classes", classes)
     non_negative("noise", noise)
+    non_negative("spread", spread)
     rng = as_generator(seed)
     centres = rng.uniform(-spread, spread, (classes, 2))
     X = np.repeat(centres, samples, axis=0) + noise * rng.standard_normal((samples * classes, 2))

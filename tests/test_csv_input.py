@@ -234,6 +234,16 @@ def test_a_near_unique_text_column_is_dropped_with_a_note(cars):
     assert not any("dropped" in note for note in kept.notes)
 
 
+def test_features_that_are_no_list_of_names_are_refused_naming_the_key(cars):
+    base, _ = cars
+    with pytest.raises(ConfigError) as error:
+        _load(base, "data.path=cars.csv", "data.target=cyl", "data.features=-1")
+    assert str(error.value) == (
+        "data.features=-1: must be a list of column names (data.features=[a,b]) or null "
+        "(every other column)"
+    )
+
+
 def test_a_limit_that_drops_every_feature_is_refused(cars):
     base, _ = cars
     with pytest.raises(ConfigError) as error:

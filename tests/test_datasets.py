@@ -85,6 +85,8 @@ def test_many_classes_do_not_overflow_labels():
         (lambda: spiral(10, 3, noise=-1), "noise must be a number >= 0"),
         (lambda: spiral(10, 3, seed="x"), "seed must be an int"),
         (lambda: DATASETS["circles"](10, factor=2), "factor"),
+        (lambda: DATASETS["blobs"](10, spread=-1), "spread must be a number >= 0"),
+        (lambda: DATASETS["blobs"](10, spread="wide"), "spread must be a number >= 0"),
     ],
 )
 def test_bad_arguments(call, message):

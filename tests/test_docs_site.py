@@ -63,9 +63,6 @@ def test_the_config_reference_names_every_key_of_cfg_job(reference, tmp_path):
 UNCHECKED = {
     "paths.outputs",  # any folder: runs create it where they write, and nothing checks it
     "paths.ledger",  # any file path (by default under paths.outputs); nothing checks it
-    # nncore.datasets.blobs does not check it: a negative spread reaches numpy, whose error
-    # names no key ("data={...}: high - low < 0"), and a word ends in a traceback
-    "data.spread",
 }
 
 

@@ -267,6 +267,12 @@ def _features(cfg, table, target, path):
         features = [c for c in table.columns if c != target]
     elif isinstance(features, str):  # data.features="a,b" from a command line: a list
         features = [part.strip() for part in features.split(",") if part.strip()]
+    elif not isinstance(features, (list, tuple)) and not OmegaConf.is_list(features):
+        raise ConfigError(
+            "data.features",
+            features,
+            "must be a list of column names (data.features=[a,b]) or null (every other column)",
+        )
     features = [str(f) for f in features]
     if not features:
         raise ConfigError("data.features", features, "no feature columns left besides the target")
