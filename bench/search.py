@@ -9,8 +9,8 @@
   default) and PostgreSQL (a server this script starts on this machine with the tests'
   ``tests/postgres_server.py``, when Debian's ``postgresql`` and the [postgres] extra are
   installed), with the preset's search space and TPE, over ``--trials`` trials: Optuna's own
-  ask + tell one at a time, and the sweeper's loop with two workers; for a database also the
-  SQL statements per trial;
+  ask + tell one at a time, and the sweeper's loop with two workers, both with the sweeper's
+  TPE settings; for a database also the SQL statements per trial;
 - pruning: the preset's search without a pruner and with each pruner, for each sampler seed:
   wall time of ``python -m runner hparams_search=spiral_optuna`` and its best val_accuracy
   (mean over the sampler seeds);
@@ -151,7 +151,7 @@ def overhead(trials):
                     study_name=name,
                     storage=storage,
                     direction="maximize",
-                    sampler=optuna.samplers.TPESampler(seed=0),
+                    sampler=_sweepers_tpe(),
                 )
                 times, sent = [], statements[0]
                 for _ in range(trials // batch):
@@ -177,6 +177,18 @@ def overhead(trials):
     for kind, loop, median, last, per_trial in rows:
         shown = f"{per_trial:.1f}" if per_trial is not None else "-"
         print(f"{kind:<11} {loop:<18} {median:>10.1f} {last:>11.1f} {shown:>11}")
+
+
+def _sweepers_tpe():
+    """TPE as ``hydra/sweeper/sampler=tpe`` builds it (its settings, seed 0). Its settings
+    change the cost: independent TPE reads the study's trials back from the storage once per
+    parameter of a trial, multivariate TPE once for all of them."""
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.nnrunner.config import TPESamplerConf
+    from runner.sweeps.search.study import SAMPLERS, build
+
+    return build(SAMPLERS, OmegaConf.structured(TPESamplerConf), "sampler")
 
 
 def _count_statements(storage):
