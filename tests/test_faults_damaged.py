@@ -1,19 +1,24 @@
 """The damaged-file matrix of the fault suite, for what the ledger side writes: every such file
 (the ledger runs.csv, its index .runs.csv.index.npz, a sweep's snapshot .known_runs.npz, a
-run's summary.csv and metrics.csv, a sweep's summary.csv) made empty, cut mid-row, cut
-mid-header, garbled, not UTF-8, a folder or random bytes, then read by ``runner.compare`` and
-``runner.report`` and run over by ``--resume`` and a new sweep. Each ends with its exit code, a
-warning or one line, never a traceback, and no line of the damaged file is lost: it is still in
-the file, beside it (``*.damaged``) or in an earlier attempt's folder.
+run's summary.csv and metrics.csv, a sweep's summary.csv and its saved config multirun.yaml)
+made empty, cut mid-row, cut mid-header, garbled, not UTF-8, a folder or random bytes, then
+read by ``runner.compare``, ``runner.report`` and ``runner.predict best`` and run over by
+``--resume`` and a new sweep. Each ends with its exit code, a warning or one line, never a
+traceback, and no line of the damaged file is lost: it is still in the file, beside it
+(``*.damaged``) or in an earlier attempt's folder.
 
-6 files x 7 kinds = 42 damaged folders; the readers' test runs 2 commands on each (84 cases),
-the sweeps' test 2 more (84 cases, marked slow): 168 in all."""
+7 files x 7 kinds = 49 damaged folders; the readers' test runs 3 commands on each (147 cases),
+the sweeps' test 2 more (98 cases, marked slow): 245 in all. Then one number of a reused job's
+ledger row damaged (the sweep that reuses it still exits 0, the closing table warns), and 5
+multirun.yaml files that parse but are not what Hydra writes (``--resume`` says what is missing
+in one line)."""
 
 import contextlib
 import io
 import random
 import shutil
 
+import pandas as pd
 import pytest
 from cli_batch import Batch, selected_cases
 from conftest import run_cli
@@ -29,6 +34,7 @@ TARGETS = {  # name: path in a copy of the base folder ({sweep}: the sweep's fol
     "run summary": "{sweep}/0/summary.csv",
     "run metrics": "{sweep}/0/metrics.csv",
     "sweep summary": "{sweep}/summary.csv",
+    "sweep config": "{sweep}/multirun.yaml",
 }
 KINDS = ("empty", "cut mid-row", "cut mid-header", "garbled", "not utf-8", "folder", "binary")
 CASES = [(target, kind) for target in TARGETS for kind in KINDS]
@@ -131,10 +137,12 @@ def _one_line_or_warnings(code, err, command):
     assert code in (0, 2), err
     if code == 2:  # the sources cannot be compared: one line says why
         assert err.strip().splitlines()[-1].startswith(f"{command}: "), err
+        assert [line.startswith(f"{command}: ") for line in err.splitlines()].count(True) == 1
 
 
 @pytest.mark.parametrize(("target", "kind"), CASES)
-def test_compare_and_report_read_a_damaged_file(base, tmp_path, monkeypatch, target, kind):
+def test_compare_report_and_predict_read_a_damaged_file(base, tmp_path, monkeypatch, target, kind):
+    from runner import predict
     from runner.analysis import compare, report
 
     copy, sweep, path, damaged = _damaged_copy(base, tmp_path, target, kind)
@@ -146,6 +154,13 @@ def test_compare_and_report_read_a_damaged_file(base, tmp_path, monkeypatch, tar
     code, err = _in_process(report.main, [*source, "--out", "r.html"], copy, monkeypatch)
     _one_line_or_warnings(code, err, "report")
     assert (copy / "r.html").is_file() == (code == 0)
+    (copy / "new.csv").write_text("x0,x1\n0.1,0.2\n-0.3,0.5\n")  # the spiral's features
+    ranked = ["--from", "outputs/runs.csv" if not source else str(sweep)]
+    argv = ["best", "new.csv", *ranked, "--out", "p.csv"]
+    code, err = _in_process(predict.main, argv, copy, monkeypatch)
+    _one_line_or_warnings(code, err, "error")
+    if code == 0:  # the best run's predictions, one row per input row
+        assert (copy / "p.csv").read_text().count("\n") == 3
     _no_line_lost(copy, path, damaged)
 
 
@@ -178,7 +193,12 @@ def test_resume_and_a_new_sweep_over_a_damaged_file(swept, target, kind):
     copy, path, damaged, resumed, new = swept[target, kind]
     assert "Traceback" not in resumed.stderr, resumed.stderr
     assert "Traceback" not in new.stderr, new.stderr
-    if (target, kind) == ("ledger", "folder"):  # no run can be recorded: each says so in a line
+    if target == "sweep config":  # nothing to replay: one line says why, nothing runs
+        assert resumed.returncode == 2, resumed.stderr
+        (line,) = resumed.stderr.splitlines()
+        assert line.startswith("error: --resume ") and "multirun.yaml" in line
+        assert new.returncode == 0, new.stderr
+    elif (target, kind) == ("ledger", "folder"):  # no run can be recorded: each says so in a line
         assert resumed.returncode == 1 and new.returncode == 1  # and its own row says failed
         assert "runs.csv is a folder, not a ledger" in new.stderr
     elif (target, kind) == ("snapshot", "folder"):  # moved aside, said, and the sweep goes on
@@ -192,3 +212,56 @@ def test_resume_and_a_new_sweep_over_a_damaged_file(swept, target, kind):
     if target == "ledger" and kind != "folder":  # the runs made since are all recorded
         ledger = (copy / "outputs" / "runs.csv").read_text(errors="replace")
         assert ledger.count(",ok,") >= 2
+
+
+def test_a_reused_jobs_damaged_number_is_left_out_of_the_closing_table(tmp_path):
+    """Every job ok, one reused from a ledger row whose val_loss is garbled: the sweep exits 0
+    (the exit follows the jobs), the closing table warns naming the job and leaves the cell
+    out, and the damaged row stays in the ledger."""
+    first = run_cli(tmp_path, *SWEEP, "hydra.sweep.dir=outputs/sweeps/a")
+    assert first.returncode == 0, first.stderr
+    ledger = tmp_path / "outputs" / "runs.csv"
+    header, *rows = ledger.read_text().splitlines()
+    names = header.split(",")  # no cell of this sweep's rows holds a comma
+    (at,) = [i for i, row in enumerate(rows) if row.split(",")[names.index("job")] == "0"]
+    cells = rows[at].split(",")  # job 0's row: the jobs may have finished in either order
+    cells[names.index("val_loss")] = "1.09x5"
+    rows[at] = ",".join(cells)
+    ledger.write_text("\n".join([header, *rows]) + "\n")
+
+    again = run_cli(tmp_path, *SWEEP, "hydra.sweep.dir=outputs/sweeps/b")
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr
+    (warning,) = [line for line in again.stderr.splitlines() if "1.09x5" in line]
+    assert warning.startswith("warning: ") and "job 0: val_loss '1.09x5' is not a number" in warning
+    assert "left out of the table" in warning
+    summary = pd.read_csv(tmp_path / "outputs" / "sweeps" / "b" / "summary.csv")
+    assert list(summary.status) == ["ok", "ok"] and summary.reused_from.notna().all()
+    assert rows[at] in ledger.read_text().splitlines()  # the damaged row is kept as it was
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [
+        ("a: 1\n", "list of overrides hydra.overrides.hydra"),
+        ("[1, 2]\n", "hydra section"),
+        ("hydra: {overrides: {task: 3, hydra: []}}\n", "list of overrides hydra.overrides.task"),
+        ("hydra: {overrides: {task: [], hydra: []}}\n", "section hydra.job"),
+        (
+            "hydra: {overrides: {task: [], hydra: []}, job: {}, runtime: {}, callbacks: [1]}\n",
+            "section hydra.callbacks",
+        ),
+    ],
+)
+def test_a_multirun_yaml_not_as_hydra_writes_it_is_one_line_naming_what_is_missing(
+    tmp_path, text, missing
+):
+    """A multirun.yaml edited by hand, or another YAML in its place, that still parses: --resume
+    refuses it in one line before anything runs."""
+    from runner.sweeps import resume
+
+    (tmp_path / "multirun.yaml").write_text(text)
+    with pytest.raises(resume.ResumeError) as refused:
+        resume.rewrite(["--resume", str(tmp_path)])
+    message = str(refused.value)
+    assert "\n" not in message and f"it has no {missing}, which every sweep's" in message

@@ -18,15 +18,18 @@ too; this check also covers 1.3, and what no whitelist sees (environment, loggin
 import re
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from runner.errors import available_options
 from runner.stack import EXECUTION_WHITELIST
 from runner.sweeps import replayable
 from runner.sweeps.flags import RESUME, TRUST_FOLDER
+from runner.text import clip
 
 FLAG = RESUME
 _active: list[str] = []  # the folder being resumed, for error messages
+TASK = "hydra.overrides.task"  # the overrides a resume replays
+DETAIL = 200  # widest reader's error shown in the one line about a damaged multirun.yaml
 
 
 class ResumeError(Exception):
@@ -84,6 +87,8 @@ def _multirun_config(folder, sweep_dir):
     saved = sweep_dir / "multirun.yaml"
     if not sweep_dir.is_dir():
         raise ResumeError(f"{FLAG} {folder}: no such folder")
+    if saved.is_dir():
+        raise ResumeError(f"{FLAG} {folder}: {saved.name} is a folder, not the config Hydra saves")
     if not saved.is_file():
         hint = ""
         if (sweep_dir / ".hydra" / "overrides.yaml").is_file():
@@ -92,12 +97,54 @@ def _multirun_config(folder, sweep_dir):
             f"{FLAG} {folder}: not a sweep folder: it has no multirun.yaml, which every sweep "
             f"folder (outputs/sweeps/DATE/TIME) has{hint}"
         )
+    unreadable = (
+        f"{FLAG} {folder}: {saved.name} cannot be read (damaged, or not the file Hydra writes)"
+    )
+    if saved.stat().st_size == 0:
+        raise ResumeError(f"{unreadable}: it is empty")
     try:
         config = OmegaConf.load(saved)
-        config.hydra.overrides.task  # noqa: B018 - present in every multirun.yaml Hydra writes
-    except Exception as error:  # noqa: BLE001 - damaged or not Hydra's: one line either way
-        raise ResumeError(f"{FLAG} {folder}: {saved.name} cannot be read: {error}") from None
+    except Exception as error:  # noqa: BLE001 - damaged YAML, not UTF-8: one line either way
+        raise ResumeError(f"{unreadable}: {_why(error)}") from None
+    missing = _not_as_hydra_writes(config)
+    if missing:
+        raise ResumeError(
+            f"{unreadable}: it has no {missing}, which every sweep's multirun.yaml has"
+        )
     return config
+
+
+def _not_as_hydra_writes(config):
+    """What a resume reads of multirun.yaml that is missing or of another type (a file edited
+    by hand, or some other YAML) -> its description, or None when all is there."""
+    if not isinstance(config, DictConfig):
+        return "hydra section"
+    for key in ("hydra.overrides.hydra", TASK):
+        value = OmegaConf.select(config, key)
+        if not isinstance(value, ListConfig) or not all(isinstance(v, str) for v in value):
+            return f"list of overrides {key}"
+    for key in ("hydra.job", "hydra.runtime"):
+        if not isinstance(OmegaConf.select(config, key), DictConfig):
+            return f"section {key}"
+    if not isinstance(OmegaConf.select(config, "hydra.callbacks"), DictConfig | None):
+        return "section hydra.callbacks"
+    sources = OmegaConf.select(config, "hydra.runtime.config_sources")
+    if sources is not None and not (
+        isinstance(sources, ListConfig) and all(isinstance(v, DictConfig) for v in sources)
+    ):
+        return "list of config sources hydra.runtime.config_sources"
+    return None
+
+
+def _why(error, width=DETAIL):
+    """What reading a YAML file met, on one line of at most ``width`` characters: YAML's
+    problem and its line (not the several lines YAML writes, naming the file again)."""
+    mark = getattr(error, "problem_mark", None)
+    if mark is not None and getattr(error, "problem", None):
+        text = f"{error.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    else:
+        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return clip(" ".join(text.split()) or type(error).__name__, width)
 
 
 def _refuse_what_is_not_ours(folder, overrides, config):
@@ -111,7 +158,8 @@ def _refuse_what_is_not_ours(folder, overrides, config):
             f"{FLAG} {folder}: refused: multirun.yaml replays {error}; a sweep folder's config "
             f"is data, never code; {trust}"
         ) from None
-    callbacks = OmegaConf.to_container(config.hydra.get("callbacks") or {}, resolve=False)
+    saved = OmegaConf.select(config, "hydra.callbacks")
+    callbacks = OmegaConf.to_container(saved, resolve=False) if saved is not None else {}
     for name, callback in callbacks.items():
         target = callback.get("_target_") if isinstance(callback, dict) else None
         if target is not None and str(target) not in EXECUTION_WHITELIST:
