@@ -3,7 +3,9 @@ when tasks are cancelled, stopped at their time limit or preempted; requeueing; 
 console without accounting; a controller that does not answer and a partition that does not
 exist, each in one line before anything is written."""
 
+import os
 import re
+import signal
 import subprocess
 import time
 
@@ -96,6 +98,42 @@ def test_a_cancelled_sweep_counts_every_job_and_resume_finishes_it(tmp_path, slu
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     summary = pd.read_csv(sweep / "summary.csv")
     assert len(summary) == 6 and set(summary["status"]) == {"ok"}
+
+
+def test_a_task_killed_outright_loses_its_running_job_and_resume_finishes_the_sweep(
+    tmp_path, slurm_cluster
+):
+    """The task's process killed with SIGKILL (as the OOM killer does): its running job cannot
+    record itself, yet the sweep counts every job, exits unfinished, and --resume runs the rest."""
+    process = start_cli(
+        tmp_path,
+        *SLURM,
+        "hydra.launcher.jobs_per_task=3",
+        "seed=range(0,3)",
+        ENDLESS,
+        env=slurm_cluster.env,
+    )
+    _wait_for_metrics(tmp_path, process, 0)
+    (running,) = (_sweep_dir(tmp_path) / ".running").glob("0-*")  # job 0, by its process id
+    os.kill(int(running.name.split("-")[1]), signal.SIGKILL)
+    out, err = _finish(process)
+
+    assert process.returncode == 3, err[-3000:]  # unfinished: --resume finishes it
+    assert "Traceback" not in err
+    sweep = _sweep_dir(tmp_path)
+    summary = pd.read_csv(sweep / "summary.csv").sort_values("job").set_index("job")
+    assert summary["status"].to_dict() == {0: "failed", 1: "not_started", 2: "not_started"}
+    assert "left no record of its own (killed by SIGKILL" in summary.loc[0, "message"]
+    assert len((sweep / "0" / "metrics.csv").read_text().splitlines()) >= 3  # what it logged stays
+    assert f"to finish it: python -m runner --resume outputs/sweeps/{sweep.parent.name}" in err
+
+    resumed = run_cli(
+        tmp_path, "--resume", str(sweep), "trainer.epochs=50", env=slurm_cluster.env, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = pd.read_csv(sweep / "summary.csv")
+    assert len(summary) == 3 and set(summary["status"]) == {"ok"}
+    assert sorted(_ledger(tmp_path)["job"]) == [0, 1, 2]  # one row per job, none twice
 
 
 def test_a_task_at_its_time_limit_records_its_job_and_the_rest_are_not_started(
