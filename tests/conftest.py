@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy  # noqa: F401 - loaded before the thread variables below are set (see there)
@@ -46,6 +47,19 @@ def run_cli(cwd, *args, module="runner", timeout=300, env=None):
         timeout=timeout,
         env=env,
     )
+
+
+def private_ray_env(tmp_path):
+    """The environment for a Ray sweep: Ray writes its auth token under HOME and its sockets
+    under RAY_TMPDIR, so both are private to the test."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "RAY_TMPDIR": tempfile.mkdtemp(prefix="ray", dir="/tmp"),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
 
 
 def start_cli(cwd, *args, module="runner", env=None):

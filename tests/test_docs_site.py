@@ -43,15 +43,20 @@ def reference():
     return _reference()
 
 
-def test_the_config_reference_names_every_key_of_cfg_job(reference, tmp_path):
+def _cfg_job_keys(cwd):
+    """The dotted keys ``python -m runner --cfg job`` shows, in its order."""
     shown = subprocess.run(
         [sys.executable, "-m", "runner", "--cfg", "job"],
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    keys = list(_flat_keys(yaml.safe_load(shown)))
+    return list(_flat_keys(yaml.safe_load(shown)))
+
+
+def test_the_config_reference_names_every_key_of_cfg_job(reference, tmp_path):
+    keys = _cfg_job_keys(tmp_path)
     assert "trainer.early_stopping.patience" in keys and "optimizer.beta_2" in keys
     page = reference.page("config")
     missing = [key for key in keys if f"`{key}`" not in page]
@@ -79,14 +84,7 @@ def _allowed_cells(page):
 def test_every_checked_config_key_says_what_is_allowed(reference, tmp_path):
     """Every key of --cfg job and of each option of data, model, loss and optimizer has a
     non-empty "allowed" cell, but those of UNCHECKED, which stay blank."""
-    shown = subprocess.run(
-        [sys.executable, "-m", "runner", "--cfg", "job"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    keys = set(_flat_keys(yaml.safe_load(shown)))
+    keys = set(_cfg_job_keys(tmp_path))
     for group in ("data", "model", "loss", "optimizer"):
         for option in sorted((ROOT / "conf" / group).glob("*.yaml")):
             keys |= set(_flat_keys(yaml.safe_load(option.read_text()) or {}, f"{group}."))

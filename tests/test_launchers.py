@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import private_ray_env, run_cli
 
 TINY = (
     "trainer.epochs=5",
@@ -128,21 +127,9 @@ def test_slurm_preset_composes_with_editable_resources():
     )
 
 
-def _ray_env(tmp_path):
-    """Ray writes its auth token under HOME and its sockets under RAY_TMPDIR: keep both private."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return {
-        **os.environ,
-        "HOME": str(home),
-        "RAY_TMPDIR": tempfile.mkdtemp(prefix="ray", dir="/tmp"),
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }
-
-
 def test_ray_local_instance(tmp_path):
     pytest.importorskip("ray")
-    result = _launch(tmp_path, "ray", env=_ray_env(tmp_path))
+    result = _launch(tmp_path, "ray", env=private_ray_env(tmp_path))
     assert result.returncode == 1, result.stderr[-3000:]
     _check_sweep(tmp_path, 4, failed=[1])
     _no_chatter(result)
@@ -152,7 +139,7 @@ def test_ray_local_instance(tmp_path):
 def ray_head(tmp_path):
     """A Ray head on 127.0.0.1, started in its own folder and process group; stopped by that group."""
     pytest.importorskip("ray")
-    env = _ray_env(tmp_path)
+    env = private_ray_env(tmp_path)
     head_dir = tmp_path / "head"
     head_dir.mkdir()
     port = 20000 + os.getpid() % 20000

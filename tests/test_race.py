@@ -6,12 +6,11 @@ before anything is written."""
 
 import os
 import signal
-import tempfile
 import time
 
 import pandas as pd
 import pytest
-from conftest import run_cli, start_cli
+from conftest import private_ray_env, run_cli, start_cli
 
 pytestmark = pytest.mark.slow
 
@@ -118,20 +117,6 @@ def test_a_race_over_config_groups_drops_the_model_that_cannot_learn(tmp_path):
     assert "eliminated in round" in done.stdout
 
 
-def _private_ray(tmp_path):
-    """Ray writes its auth token under HOME and its sockets under RAY_TMPDIR: keep both private
-    (as tests/test_launchers.py does for its Ray sweeps)."""
-    pytest.importorskip("ray")
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return {
-        **os.environ,
-        "HOME": str(home),
-        "RAY_TMPDIR": tempfile.mkdtemp(prefix="ray", dir="/tmp"),
-        "RAY_USAGE_STATS_ENABLED": "0",
-    }
-
-
 # The override is joined from the launcher's name: only the Ray case (its id names Ray) joins
 # the one xdist worker of the server tests (tests/conftest.py), not every test of this file.
 @pytest.mark.parametrize("launcher", ["basic", "joblib", "ray"])
@@ -140,7 +125,10 @@ def test_a_race_runs_round_by_round_under_each_launcher(tmp_path, launcher):
     in fewer than 6 seeds (the signed-rank test's p-value is at least 2 / 2^seeds), so this race
     runs round 1 (2 x 3 seeds) and a round 2 of one seed each, and the budget of 8 ends it tied:
     the same two rounds on any launcher and any number of cores."""
-    env = _private_ray(tmp_path) if launcher == "ray" else None
+    env = None
+    if launcher == "ray":
+        pytest.importorskip("ray")
+        env = private_ray_env(tmp_path)
     workers = ("hydra.launcher.n_jobs=2",) if launcher == "joblib" else ()
     done = run_cli(
         tmp_path,

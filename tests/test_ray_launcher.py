@@ -7,8 +7,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import run_cli, start_cli
-from test_launchers import _ray_env
+from conftest import private_ray_env, run_cli, start_cli
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -18,7 +17,7 @@ TIMING = ["run_id", "started_at", "seconds"]
 
 
 def _ray(tmp_path, cwd, *args, **env):
-    environment = {**_ray_env(tmp_path), **env}
+    environment = {**private_ray_env(tmp_path), **env}
     return run_cli(cwd, "-m", "hydra/launcher=ray", *args, env=environment)
 
 
@@ -89,7 +88,7 @@ def test_job_folders_named_by_the_user_come_back_to_them(tmp_path):
 def test_a_killed_worker_fails_the_jobs_of_its_chunk_and_the_sweep_goes_on(tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    env = {**_ray_env(tmp_path), "NNRUNNER_RAY_SCRATCH": str(scratch)}
+    env = {**private_ray_env(tmp_path), "NNRUNNER_RAY_SCRATCH": str(scratch)}
     process = start_cli(
         tmp_path,
         "-m",
@@ -120,7 +119,7 @@ def test_a_node_lost_mid_sweep_interrupts_its_running_job_and_the_sweep_goes_on(
     import sys
     from pathlib import Path
 
-    env = {**_ray_env(tmp_path), "NNRUNNER_RAY_SCRATCH": str(tmp_path / "scratch")}
+    env = {**private_ray_env(tmp_path), "NNRUNNER_RAY_SCRATCH": str(tmp_path / "scratch")}
     (tmp_path / "scratch").mkdir()
     cluster = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("ray_two_nodes.py"))],
@@ -227,7 +226,7 @@ def test_chunks_run_about_chunk_s_seconds_and_leave_no_slot_idle():
 def test_ctrl_c_stops_the_running_jobs_which_record_themselves(tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    env = {**_ray_env(tmp_path), "NNRUNNER_RAY_SCRATCH": str(scratch)}
+    env = {**private_ray_env(tmp_path), "NNRUNNER_RAY_SCRATCH": str(scratch)}
     process = start_cli(
         tmp_path,
         "-m",
