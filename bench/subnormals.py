@@ -13,7 +13,7 @@ table shows median [min – max] over rounds and, in brackets after it, the medi
 of the ratio to "none" for the same optimizer and case.
 
 Options for Adam:
-  none                 the twelve passes alone, no sweeps (what nncore did before issue 30)
+  none                 Adam's passes alone, no sweeps (what nncore did before issue 30)
   flush in every step  the passes, then |m| < smallest normal and v < smallest normal set
                        to zero by multiplying with a 0/1 mask: five more passes each step
   sweep every step     nncore's sweep after every step (max_sweep_interval = 1)
@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 import nncore
-from nncore.optimizers import _adam_passes
+from nncore.optimizers import _adam_passes, adam_scalars
 
 SIZES = {"W1": 387, "W3": 235_146}
 DEAD = 0.3  # share of values whose gradient is zero and whose state starts subnormal
@@ -67,7 +67,7 @@ def initial_state(flat, signed, heavy, seed=1):
 
 
 class HandFlush:
-    """The twelve passes, then a flush of both moments to zero in every step."""
+    """Adam's ten passes, then a flush of both moments to zero in every step."""
 
     def __init__(self, n):
         self.m = np.zeros(n, np.float32)
@@ -78,10 +78,9 @@ class HandFlush:
 
     def step(self, flat):
         self.t += 1
-        c2 = np.sqrt(1 - 0.999**self.t)
-        step_size = 1e-3 * c2 / (1 - 0.9**self.t)
+        epsilon, step_size = adam_scalars(1e-3, 0.9, 0.999, 1e-8, self.t)
         _adam_passes(
-            flat.value, flat.grad, self.m, self.v, self.scratch, 0.9, 0.999, 1e-8 * c2, step_size
+            flat.value, flat.grad, self.m, self.v, self.scratch, 0.9, 0.999, epsilon, step_size
         )
         np.abs(self.m, out=self.scratch)
         np.greater_equal(self.scratch, self.tiny, out=self.scratch)

@@ -220,6 +220,11 @@ class Adam(Optimizer):
     ``m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
     p -= lr * m_hat / (sqrt(v_hat) + epsilon)`` with ``m_hat = m / (1 - b1^t)``,
     ``v_hat = v / (1 - b2^t)``, t the 1-based step number.
+
+    The moments are stored scaled, ``M = m / (1 - b1)`` and ``V = v / (1 - b2)``, so each
+    update is one pass shorter (``M = b1 M + g``, ``V = b2 V + g^2``): ten passes over the
+    state in all, not twelve; the constants move into the step's two scalars. ``state()``
+    returns ``M`` and ``V``; ``moments()`` the book's ``m`` and ``v``.
     """
 
     n_slots = 2
@@ -233,30 +238,40 @@ class Adam(Optimizer):
     def _slot_decays(self):
         return ((self.beta_1, True), (self.beta_2, False))
 
+    def moments(self, param):
+        """The book's ``m`` and ``v`` for ``param`` (copies of the scaled state)."""
+        scaled_m, scaled_v = self.state(param)
+        return scaled_m * (1.0 - self.beta_1), scaled_v * (1.0 - self.beta_2)
+
     def _update(self, param, grad, slots, lr):
-        m, v, scratch = slots
-        t = self.iterations + 1
-        # Bias correction folded into scalars: m_hat / (sqrt(v_hat) + eps)
-        # = m * c2 / c1 / (sqrt(v) + eps * c2) with c1 = 1 - b1^t, c2 = sqrt(1 - b2^t)
-        c2 = math.sqrt(1.0 - self.beta_2**t)
-        step_size = lr * c2 / (1.0 - self.beta_1**t)
+        scaled_m, scaled_v, scratch = slots
+        epsilon, step_size = adam_scalars(
+            lr, self.beta_1, self.beta_2, self.epsilon, self.iterations + 1
+        )
         _adam_passes(
-            param, grad, m, v, scratch, self.beta_1, self.beta_2, self.epsilon * c2, step_size
+            param, grad, scaled_m, scaled_v, scratch, self.beta_1, self.beta_2, epsilon, step_size
         )
 
 
-def _adam_passes(param, grad, m, v, scratch, beta_1, beta_2, epsilon, step_size):
-    """One Adam step in twelve in-place passes, no temporaries."""
-    np.subtract(grad, m, out=scratch)  # m += (1 - b1)(g - m) is b1 m + (1 - b1) g
-    scratch *= 1.0 - beta_1
-    m += scratch
-    v *= beta_2
+def adam_scalars(lr, beta_1, beta_2, epsilon, t):
+    """(epsilon, step size) of step ``t`` (1-based) on the scaled moments:
+    ``m_hat / (sqrt(v_hat) + eps) = M (1 - b1) / c1 / (a sqrt(V) + eps)
+    = M / (sqrt(V) + eps / a) * (1 - b1) / (c1 a)``, with ``c1 = 1 - b1^t`` and
+    ``a = sqrt((1 - b2) / (1 - b2^t))``."""
+    a = math.sqrt((1.0 - beta_2) / (1.0 - beta_2**t))
+    return epsilon / a, lr * (1.0 - beta_1) / ((1.0 - beta_1**t) * a)
+
+
+def _adam_passes(param, grad, scaled_m, scaled_v, scratch, beta_1, beta_2, epsilon, step_size):
+    """One Adam step on the scaled moments in ten in-place passes, no temporaries."""
+    scaled_m *= beta_1
+    scaled_m += grad
+    scaled_v *= beta_2
     np.multiply(grad, grad, out=scratch)
-    scratch *= 1.0 - beta_2
-    v += scratch
-    np.sqrt(v, out=scratch)
+    scaled_v += scratch
+    np.sqrt(scaled_v, out=scratch)
     scratch += epsilon
-    np.divide(m, scratch, out=scratch)
+    np.divide(scaled_m, scratch, out=scratch)
     scratch *= step_size
     param -= scratch
 

@@ -60,9 +60,12 @@ def test_rmsprop():
 
 def test_adam_with_bias_correction():
     b1, b2, lr, eps = 0.8, 0.95, 0.01, 1e-3
-    p, (m, v) = _step_from_state(
-        Adam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps), S1, S2, iterations=4
-    )
+    adam = Adam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps)
+    # the state is stored as M = m / (1 - b1) and V = v / (1 - b2)
+    p, (scaled_m, scaled_v) = _step_from_state(adam, S1 / (1 - b1), S2 / (1 - b2), iterations=4)
+    m, v = adam.moments(p)
+    np.testing.assert_allclose(m, scaled_m * (1 - b1), rtol=1e-15)
+    np.testing.assert_allclose(v, scaled_v * (1 - b2), rtol=1e-15)
     t = 5  # 1-based number of this step
     expected_m = b1 * S1 + (1 - b1) * G
     expected_v = b2 * S2 + (1 - b2) * G**2
