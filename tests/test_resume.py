@@ -3,6 +3,7 @@ a SIGKILL, extend with new values, list what they would do, stop after N failure
 folder they cannot resume in one line without touching it."""
 
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -49,6 +50,24 @@ def test_the_same_sweep_twice_trains_nothing_the_second_time(tmp_path):
     assert list(new.sweep_dir.unique()) == [str(_sweeps(tmp_path)[1])]
     job_files = {p.name for p in (_sweeps(tmp_path)[1] / "0").iterdir()}
     assert "summary.csv" in job_files and not {"metrics.csv", "params.npz"} & job_files
+
+
+@pytest.mark.parametrize("launcher", ["pool", "basic"])
+def test_a_deleted_sweep_run_again_into_the_same_folder_trains_again(tmp_path, launcher):
+    """The ledger still names the deleted runs' folders, and the launcher makes each job's
+    folder again before the job looks itself up: an empty folder is no run to point at."""
+    chosen = [] if launcher == "pool" else ["hydra/launcher=basic"]
+    sweep = ["-m", *TINY, "seed=0,1", *chosen, f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    assert run_cli(tmp_path, *sweep).returncode == 0
+    shutil.rmtree(tmp_path / "sweep")
+    again = run_cli(tmp_path, *sweep)
+    assert again.returncode == 0, again.stderr
+    assert "not run again" not in again.stdout + again.stderr
+    runs = _ledger(tmp_path)
+    assert len(runs) == 4 and runs.run_key.value_counts().tolist() == [2, 2]
+    for job in ("0", "1"):
+        files = {p.name for p in (tmp_path / "sweep" / job).iterdir()}
+        assert {"metrics.csv", "params.npz", "summary.csv"} <= files
 
 
 @pytest.mark.slow

@@ -30,6 +30,7 @@ from runner import known_runs
 from runner.progress import say
 from runner.records import flatten, ledger_at, write_summary
 from runner.run_key import data_fingerprint, run_key
+from runner.train import RUN_FILES
 
 SNAPSHOT = ".known_runs.npz"
 ATTEMPTS = "attempts"
@@ -100,7 +101,8 @@ def earlier_run(key, mode, ledger, known):
     """The ledger row of the run a job with ``key`` reuses, or None: run the job.
 
     The row must carry ``key`` (a ledger rewritten since the snapshot is read again) and its
-    folder must still exist (a deleted run is run again rather than pointed at)."""
+    folder must still hold the run (a deleted run is run again rather than pointed at; so is
+    one whose folder this job's launcher has just made again, empty, for the same job)."""
     offset = known.offset(key, mode) if known is not None else None
     if offset is None:
         return None
@@ -112,7 +114,13 @@ def earlier_run(key, mode, ledger, known):
         if row.get("run_key") != key:
             return None
     run_dir = row.get("run_dir")
-    return row if run_dir and Path(run_dir).is_dir() else None
+    return row if run_dir and _holds_a_run(Path(run_dir)) else None
+
+
+def _holds_a_run(run_dir):
+    """Does ``run_dir`` still hold a run's record (any of metrics.csv, summary.csv, params.npz:
+    a damaged or missing summary.csv alone is restored from the ledger)?"""
+    return any((run_dir / name).exists() for name in RUN_FILES)
 
 
 def _row(ledger, offset):
