@@ -6,7 +6,8 @@
     python bench/search.py --only seeds
 
 - overhead: ask + tell + storage per trial, in this process, for SQLite, JournalStorage (the
-  default) and PostgreSQL (a server this script starts on this machine with the tests'
+  default), PostgreSQL through RDBStorage and Optuna's journal in a PostgreSQL table
+  (``journal+postgresql://``; a server this script starts on this machine with the tests'
   ``tests/postgres_server.py``, when Debian's ``postgresql`` and the [postgres] extra are
   installed), with the preset's search space and TPE, over ``--trials`` trials: Optuna's own
   ask + tell one at a time, and the sweeper's loop with two workers, both with the sweeper's
@@ -138,15 +139,15 @@ def overhead(trials):
         targets = [("sqlite", f"sqlite:///{folder}/study.db"), ("journal", f"{folder}/study.log")]
         if postgres_url:
             targets.append(("postgresql", postgres_url))
+            targets.append(("pg journal", "journal+" + postgres_url.replace("+psycopg", "")))
         for kind, target in targets:
             for loop, (batch, check) in loops.items():
                 name = loop.replace(" ", "_")
                 if kind == "journal":  # a file of its own, as each sweep folder has
                     target = f"{folder}/{name}.log"
-                storage = open_storage(
-                    Location("journal" if kind == "journal" else "rdb", target, name)
-                )
-                statements = _count_statements(storage)
+                kinds = {"journal": "journal", "pg journal": "pgjournal"}
+                storage = open_storage(Location(kinds.get(kind, "rdb"), target, name))
+                statements = _count_statements(storage, psycopg_cursors=kind == "pg journal")
                 study = optuna.create_study(
                     study_name=name,
                     storage=storage,
@@ -191,10 +192,23 @@ def _sweepers_tpe():
     return build(SAMPLERS, OmegaConf.structured(TPESamplerConf), "sampler")
 
 
-def _count_statements(storage):
+def _count_statements(storage, psycopg_cursors=False):
     """A one-item list counting the SQL statements ``storage`` sends from now on (RDBStorage's
-    public ``engine``; a journal sends none)."""
+    public ``engine``; psycopg's cursors for a journal in PostgreSQL; a journal file sends
+    none)."""
     count = [0]
+    if psycopg_cursors:  # every cursor of the process: the bench sends nothing else
+        import psycopg
+
+        for method in ("execute", "executemany"):
+            sent = getattr(psycopg.Cursor, method)
+
+            def counted(self, *args, _sent=sent, **kwargs):
+                count[0] += 1
+                return _sent(self, *args, **kwargs)
+
+            setattr(psycopg.Cursor, method, counted)
+        return count
     engine = getattr(storage, "engine", None)
     if engine is not None:
         from sqlalchemy import event

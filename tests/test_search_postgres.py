@@ -1,5 +1,5 @@
-"""A search whose study lives in a real PostgreSQL (tests/postgres_server.py), and in the
-journal file, with trials proposed, reported for pruning and finished by several processes at
+"""A search whose study lives in a real PostgreSQL (tests/postgres_server.py), through Optuna's
+RDBStorage and as Optuna's journal in a table (journal+postgresql://), and in the journal file, with trials proposed, reported for pruning and finished by several processes at
 once: the pool's workers and Slurm tasks (tests/slurm_cluster.py). No trial lost, none
 numbered twice, none run twice; a second command continues the study."""
 
@@ -35,7 +35,21 @@ SLURM = (
 )
 
 
+# Optuna's RDBStorage (SQLAlchemy's psycopg driver), and Optuna's journal in one table of the
+# server (runner.sweeps.search.pg_journal)
+KINDS = {"rdb": "+psycopg", "pgjournal": ""}
+
+
+def _url(server, kind):
+    url = server.url(KINDS[kind])
+    return f"journal+{url}" if kind == "pgjournal" else url
+
+
 def _trials(storage, name):
+    if isinstance(storage, str) and storage.startswith("journal+"):
+        from runner.sweeps.search.pg_journal import PostgresJournalBackend
+
+        storage = optuna.storages.JournalStorage(PostgresJournalBackend(storage))
     study = optuna.load_study(study_name=name, storage=storage)
     return study.get_trials(deepcopy=False)
 
@@ -50,28 +64,33 @@ def _check_each_trial_once(cwd, trials, expected):
     assert set(ledger["status"]) <= {"ok", "pruned"}
 
 
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_two_pool_workers_search_and_prune_through_postgresql_and_a_second_command_continues(
-    tmp_path, postgres_server
+    tmp_path, postgres_server, kind
 ):
-    url = postgres_server.url("+psycopg")
-    study = ("hydra.sweeper.study_name=pool", f"hydra.sweeper.storage={url}")
+    url = _url(postgres_server, kind)
+    study = (f"hydra.sweeper.study_name=pool_{kind}", f"hydra.sweeper.storage={url}")
     first = run_cli(tmp_path, *SEARCH, *study, "hydra.sweeper.n_trials=8", timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
-    _check_each_trial_once(tmp_path, _trials(url, "pool"), 8)
+    _check_each_trial_once(tmp_path, _trials(url, f"pool_{kind}"), 8)
 
     second = run_cli(tmp_path, *SEARCH, *study, "hydra.sweeper.n_trials=4", timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    _check_each_trial_once(tmp_path, _trials(url, "pool"), 12)
+    _check_each_trial_once(tmp_path, _trials(url, f"pool_{kind}"), 12)
 
 
-@pytest.mark.parametrize("storage", ["postgresql", "journal"])
+@pytest.mark.parametrize("storage", ["postgresql", "pgjournal", "journal"])
 def test_slurm_tasks_search_at_once_through_a_shared_study(
     tmp_path, postgres_server, slurm_cluster, storage
 ):
     """Two trials at a time, each in its own Slurm task, reporting to the study for pruning
     while the sweep's process proposes the next: the database, or the journal file in the
     sweep folder (a folder every task shares)."""
-    where = postgres_server.url("+psycopg") if storage == "postgresql" else "journal"
+    where = {
+        "postgresql": lambda: _url(postgres_server, "rdb"),
+        "pgjournal": lambda: _url(postgres_server, "pgjournal"),
+        "journal": lambda: "journal",
+    }[storage]()
     name = f"slurm_{storage}"
     result = run_cli(
         tmp_path,
@@ -136,8 +155,11 @@ SHORT = (
 )
 
 
-def test_a_database_that_does_not_answer_is_one_line_before_any_trial(tmp_path, postgres_server):
-    url = postgres_server.url("+psycopg").replace(f":{postgres_server.port}/", ":1/")
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_database_that_does_not_answer_is_one_line_before_any_trial(
+    tmp_path, postgres_server, kind
+):
+    url = _url(postgres_server, kind).replace(f":{postgres_server.port}/", ":1/")
     result = run_cli(tmp_path, *SHORT, f"hydra.sweeper.storage={url}", timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
@@ -145,8 +167,9 @@ def test_a_database_that_does_not_answer_is_one_line_before_any_trial(tmp_path, 
     assert not (tmp_path / "outputs" / "runs.csv").exists()  # no trial ran
 
 
-def test_a_missing_driver_is_one_line_with_the_install_hint(tmp_path, postgres_server):
-    url = postgres_server.url("+psycopg")
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_missing_driver_is_one_line_with_the_install_hint(tmp_path, postgres_server, kind):
+    url = _url(postgres_server, kind)
     without_psycopg = (
         "import sys, runpy; sys.modules['psycopg'] = None; "
         "sys.argv = ['runner', *sys.argv[1:]]; runpy.run_module('runner', run_name='__main__')"
@@ -163,15 +186,16 @@ def test_a_missing_driver_is_one_line_with_the_install_hint(tmp_path, postgres_s
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_the_server_stopped_mid_search_is_one_line_and_resume_continues_once_it_is_back(
-    tmp_path,
+    tmp_path, kind
 ):
     """Its own server: this test stops it. The trials that finished keep their rows; the
     running ones end; --resume, once the server is back, completes the study."""
     if missing():
         pytest.skip(missing())
     with PostgresServer() as server:
-        url = server.url("+psycopg")
+        url = _url(server, kind)
         args = (
             *SEARCH,
             f"hydra.sweeper.storage={url}",

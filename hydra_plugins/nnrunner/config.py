@@ -144,7 +144,8 @@ class OptunaSweeperConf:
     # minimized, an accuracy maximized, n_parameters and seconds minimized)
     direction: Any = None
     # null or "journal": Optuna's JournalStorage file study.log in the sweep folder (safe on
-    # network file systems); "sqlite": study.db there; or a URL (sqlite:///spiral.db) or .log path
+    # network file systems); "sqlite": study.db there; or a URL (sqlite:///spiral.db) or .log path;
+    # journal+postgresql://USER@HOST/DATABASE: the same journal in a PostgreSQL table
     storage: Any = None
     study_name: str | None = None  # null: the sweep folder's name
     n_trials: int = 20  # trials to run now; a continued study runs this many more
