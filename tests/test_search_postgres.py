@@ -223,3 +223,49 @@ def test_the_server_stopped_mid_search_is_one_line_and_resume_continues_once_it_
         assert len({t.number for t in trials}) == len(trials)  # none numbered twice
         done = [t for t in finished if t.state != optuna.trial.TrialState.FAIL]
         assert len(done) >= 6, [t.state for t in trials]
+
+
+def _append_many(url, writer, count):
+    from runner.sweeps.search.pg_journal import PostgresJournalBackend
+
+    backend = PostgresJournalBackend(url, create_table=False)
+    for i in range(count):
+        backend.append_logs([{"writer": writer, "i": i}, {"writer": writer, "i": i, "second": 1}])
+
+
+def test_journal_appends_from_processes_at_once_keep_every_entry_once_and_in_order(
+    postgres_server,
+):
+    """Four processes append 2-entry batches at once; a reader sees each entry once, each
+    process's entries in the order it wrote them and each batch's two together, and a read from
+    any log number returns exactly the entries from there on."""
+    import multiprocessing
+
+    from runner.sweeps.search.pg_journal import TABLE, PostgresJournalBackend
+
+    url = _url(postgres_server, "pgjournal")
+    backend = PostgresJournalBackend(url)
+    before = len(backend.read_logs(0))
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_append_many, args=(url, w, 40)) for w in range(4)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(120)
+        assert process.exitcode == 0
+    logs = [log for log in backend.read_logs(before) if "writer" in log]
+    assert len(logs) == 4 * 40 * 2
+    for w in range(4):
+        mine = [(log["i"], "second" in log) for log in logs if log["writer"] == w]
+        assert mine == [(i, second) for i in range(40) for second in (False, True)]
+    for at in range(0, len(logs), 2):  # a batch is never split by another writer's entries
+        assert logs[at]["writer"] == logs[at + 1]["writer"] and "second" in logs[at + 1]
+    everything = backend.read_logs(before)  # other tests may append to the table meanwhile
+    assert backend.read_logs(before + 7)[: len(everything) - 7] == everything[7:]
+    import psycopg
+
+    from runner.sweeps.search.pg_journal import conninfo
+
+    with psycopg.connect(conninfo(url)) as connection:
+        numbers = [n for (n,) in connection.execute(f"SELECT log_number FROM {TABLE} ORDER BY 1")]
+    assert numbers == list(range(len(numbers)))  # gap-free, none numbered twice
