@@ -76,6 +76,8 @@ def test_two_pool_workers_search_and_prune_through_postgresql_and_a_second_comma
 
     second = run_cli(tmp_path, *SEARCH, *study, "hydra.sweeper.n_trials=4", timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
+    said = second.stdout + second.stderr
+    assert f"continuing study 'pool_{kind}' (8 trials so far) in {url}: 4 more" in said
     _check_each_trial_once(tmp_path, _trials(url, f"pool_{kind}"), 12)
 
 
@@ -213,7 +215,8 @@ def test_the_server_stopped_mid_search_is_one_line_and_resume_continues_once_it_
         _, err = process.communicate(timeout=300)
         assert process.returncode == 1, err[-3000:]
         assert "Traceback" not in err
-        assert "the study's storage stopped answering" in err.strip().splitlines()[-1]
+        last = err.strip().splitlines()[-1]
+        assert f"hydra.sweeper.storage={url}: the study's storage stopped answering" in last
 
         server.restart()
         resumed = run_cli(tmp_path, "--resume", "sweep", timeout=600)

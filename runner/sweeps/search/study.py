@@ -37,7 +37,7 @@ class Location:
 
     @property
     def shown(self):
-        return self.target if self.kind == "rdb" else f"journal file {self.target}"
+        return f"journal file {self.target}" if self.kind == "journal" else self.target
 
     @property
     def dashboard(self):
