@@ -64,10 +64,13 @@ def test_training_learns_the_spiral(tmp_path):
 
 
 def test_minibatches_take_many_steps_per_epoch(tmp_path):
-    full, _ = _run(tmp_path, "trainer.epochs=100", name="full")
-    mini, ctx = _run(tmp_path, "trainer.epochs=100", "trainer.batch_size=32", name="mini")
+    """20 epochs: 20 steps of the full batch against 200 of 32 rows. Early, where float32's
+    rounding has not yet made the two trajectories chaotic (at 100 epochs the order of the
+    two losses flips with the BLAS kernel), and with a margin: about 1.05 against 0.98 here."""
+    full, _ = _run(tmp_path, "trainer.epochs=20", name="full")
+    mini, ctx = _run(tmp_path, "trainer.epochs=20", "trainer.batch_size=32", name="mini")
     assert mini["status"] == "ok"
-    assert mini["train_loss"] < full["train_loss"]  # 10 steps per epoch instead of 1
+    assert mini["train_loss"] < full["train_loss"] - 0.03  # 10 steps per epoch instead of 1
 
 
 def test_same_config_and_seed_give_identical_metrics(tmp_path):
