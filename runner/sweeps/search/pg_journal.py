@@ -20,7 +20,6 @@ A connection belongs to the process that opened it: a forked process opens its o
 
 import json
 import os
-from collections.abc import Iterable
 from typing import Any
 
 from optuna.storages.journal import BaseJournalBackend
@@ -61,7 +60,7 @@ class PostgresJournalBackend(BaseJournalBackend):
             self._pid = os.getpid()
         return self._connection
 
-    def read_logs(self, log_number_from: int) -> Iterable[dict[str, Any]]:
+    def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
         with self._connect().cursor() as cursor:
             cursor.execute(
                 f"SELECT log FROM {TABLE} WHERE log_number >= %s ORDER BY log_number",
