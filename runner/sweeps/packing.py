@@ -137,6 +137,7 @@ def run_pack(task, pack, singleton_state):
             except KeyboardInterrupt:  # the job recorded itself interrupted
                 stopped.append(signal.SIGTERM)
                 results[idx] = _not_run(overrides)
+                continue  # not ended: a requeued task runs it again
             finally:
                 running.clear()
             if JobResult.of_return(results[idx]).status == "interrupted":  # a stop the job took
