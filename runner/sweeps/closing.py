@@ -13,6 +13,7 @@ import pandas as pd
 
 from runner.metric_names import CLASSIFICATION, REGRESSION, headline, score_columns
 from runner.progress import say
+from runner.sweeps.labels import swept
 from runner.text import clip, counted, terminal_width
 
 CELL = 24  # widest value shown in a cell; longer ones end in "…"
@@ -117,13 +118,6 @@ def _fitted(shown, optional, width):
         shown = shown.drop(columns=shown.columns[len(shown.columns) - 3])
         text = _render(shown) + "\n(more swept keys in summary.csv)"
     return text
-
-
-def swept(overrides_of_jobs):
-    """Each job's overrides without those every job shares: what tells it from the others."""
-    lists = [str(o or "").split() for o in overrides_of_jobs]
-    shared = set.intersection(*map(set, lists)) if len(lists) > 1 else set()
-    return [" ".join(o for o in job if o not in shared) for job in lists]
 
 
 def not_ok(failed, jobs, width=None, listed=LISTED):

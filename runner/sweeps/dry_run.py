@@ -13,7 +13,7 @@ SHOWN = 5  # jobs listed at each end of the grid; the ones between are counted
 def describe(cache, batches, ledger, mode, every=False):
     """The sweep's jobs, each marked run or skip (and why) -> the text to print."""
     from runner.sweeps import reuse
-    from runner.sweeps.closing import swept
+    from runner.sweeps.labels import swept
     from runner.sweeps.reuse import key_of_job
 
     jobs = [list(overrides) for batch in batches for overrides in batch]

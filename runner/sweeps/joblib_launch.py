@@ -20,7 +20,7 @@ def launch(launcher, job_overrides, initial_job_idx):
     from hydra.core.utils import configure_log, setup_globals
     from joblib import Parallel, delayed
 
-    from runner.sweeps.closing import swept
+    from runner.sweeps.labels import swept
 
     setup_globals()
     config = launcher.config

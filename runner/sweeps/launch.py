@@ -62,7 +62,7 @@ class Session:
         self.pool = None
 
     def run(self, jobs, n, outcomes):
-        from runner.sweeps.closing import swept
+        from runner.sweeps.labels import swept
 
         self.labels.update(
             zip((j.idx for j in jobs), swept(" ".join(j.overrides) for j in jobs), strict=True)

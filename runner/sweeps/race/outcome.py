@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from runner.records import write_text_atomically
-from runner.sweeps.closing import swept
+from runner.sweeps.labels import swept
 from runner.sweeps.race.race import Race, Round
 
 FILE = "race.csv"
