@@ -13,7 +13,7 @@ from runner.job import is_multirun, single_run
 from runner.plugins import make_visible
 from runner.presets import with_declared_mode
 from runner.stack import main_options, refusal, untested
-from runner.sweeps import context, flags, folder_lock, resume, stopping
+from runner.sweeps import compat, context, flags, folder_lock, resume, stopping
 from runner.sweeps import summary as sweep
 from runner.sweeps.prepare import SweepFolderBusy
 
@@ -62,6 +62,7 @@ def main():
         print(f"error: {error}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     sys.argv[1:] = with_declared_mode(sys.argv[1:], _conf_dir())  # Hydra 1.4 wants it typed
+    compat.quick_mode_check()  # so Hydra 1.3 need not compose the config once more to read it
     try:
         with raising(on_signal=_stop_running_sweep):
             task()

@@ -326,3 +326,109 @@ def test_a_sweep_without_omegaconfs_dumper(tmp_path):
         """,
     )
     assert len(said) == 1 and "omegaconf" in said[0], said
+
+
+MODE_COMMAND_LINES = [
+    [],
+    ["model=dense3", "seed=1,2"],
+    ["hydra.mode=MULTIRUN"],
+    ["hydra.mode=RUN", "hparams_search=spiral_optuna"],
+    ["experiment=spiral_width_sweep"],  # with_declared_mode adds hydra.mode=MULTIRUN
+    ["hparams_search=spiral_optuna"],
+    ["hydra.mode=multirun"],  # not the plain form: Hydra's own check
+    ["+hydra.mode=MULTIRUN"],  # an error Hydra's composition reports
+    ["~hydra.mode"],
+    ["hydra.mode=${oc.env:MODE,RUN}"],
+    ["hydra/launcher=basic", "hydra.job.chdir=false"],
+]
+
+
+@pytest.fixture
+def mode_checks(monkeypatch):
+    """(Hydra 1.3's own get_mode, the quick one) on a Hydra holding the runner's config."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from runner.stack import version_base
+
+    if compat.hydra_series() != "1.3":
+        pytest.skip("Hydra 1.4 reads the mode from the command line and primary config itself")
+    from hydra._internal.hydra import Hydra
+
+    monkeypatch.setattr(Hydra, "get_mode", Hydra.get_mode)  # undone after the test
+    own = Hydra.get_mode
+    compat.quick_mode_check()
+    assert Hydra.get_mode is not own
+    with initialize_config_dir(config_dir=str(CONF_DIR), **version_base()):
+        yield GlobalHydra.instance().hydra, own, Hydra.get_mode
+
+
+@pytest.mark.parametrize("args", MODE_COMMAND_LINES, ids=" ".join)
+def test_the_quick_mode_check_answers_as_hydras_composition(args, mode_checks, capsys):
+    from runner.presets import with_declared_mode
+
+    hydra_app, own, quick = mode_checks
+    overrides = with_declared_mode(args, CONF_DIR)
+    assert quick(hydra_app, "config", list(overrides)) == own(hydra_app, "config", list(overrides))
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_with_dash_m_a_declaring_preset_is_a_multirun_either_way(mode_checks):
+    """``-m experiment=...``: the command line chose the mode, so runner.presets adds none;
+    Hydra's composition answers MULTIRUN, the quick check None, and Hydra's ``_run_app`` makes
+    both a multirun (None: by appending ``hydra.mode=MULTIRUN``, as for any ``-m``)."""
+    from hydra.types import RunMode
+
+    hydra_app, own, quick = mode_checks
+    overrides = ["experiment=spiral_width_sweep"]
+    assert own(hydra_app, "config", list(overrides)) == RunMode.MULTIRUN
+    assert quick(hydra_app, "config", list(overrides)) is None
+
+
+def test_a_primary_config_that_declares_its_mode_goes_through_hydras_check(tmp_path, monkeypatch):
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    from runner.stack import version_base
+
+    if compat.hydra_series() != "1.3":
+        pytest.skip("Hydra 1.4 reads the mode from the command line and primary config itself")
+    from hydra._internal.hydra import Hydra
+
+    monkeypatch.setattr(Hydra, "get_mode", Hydra.get_mode)
+    calls = []
+    own = Hydra.get_mode
+    monkeypatch.setattr(Hydra, "get_mode", lambda *a: calls.append(a) or own(*a))
+    compat.quick_mode_check()
+    (tmp_path / "config.yaml").write_text("seed: 0\nhydra:\n  mode: MULTIRUN\n")
+    with initialize_config_dir(config_dir=str(tmp_path), **version_base()):
+        hydra_app = GlobalHydra.instance().hydra
+        assert Hydra.get_mode(hydra_app, "config", ["seed=1"]) == RunMode.MULTIRUN
+        assert len(calls) == 1  # Hydra's own composition answered
+        (tmp_path / "config.yaml").write_text("seed: 0\n")
+        assert Hydra.get_mode(hydra_app, "config", ["seed=1"]) is None
+        assert len(calls) == 1  # answered without it
+
+
+def test_without_hydras_get_mode_nothing_is_patched(monkeypatch, capsys):
+    if compat.hydra_series() != "1.3":
+        pytest.skip("nothing is patched on Hydra 1.4")
+    from hydra._internal.hydra import Hydra
+
+    monkeypatch.delattr(Hydra, "get_mode")
+    compat.quick_mode_check()
+    assert not hasattr(Hydra, "get_mode")
+    assert "Hydra.get_mode" in capsys.readouterr().err
+
+
+def test_on_hydra_14_the_mode_check_is_hydras_own(monkeypatch):
+    """1.4 reads the mode from the command line and the primary config without composing."""
+    if compat.hydra_series() != "1.4":
+        pytest.skip("Hydra 1.3 gets the quick check (the tests above)")
+    from hydra._internal.hydra import Hydra
+
+    own = Hydra.get_mode
+    monkeypatch.setattr(Hydra, "get_mode", own)
+    compat.quick_mode_check()
+    assert Hydra.get_mode is own
