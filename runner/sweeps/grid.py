@@ -35,6 +35,8 @@ def sweep(sweeper, arguments):
     sweeper.overrides = sweeper.split_arguments(
         parser.parse_overrides(params), sweeper.max_batch_size
     )
+    if not settings["dry_run"]:  # the pool's workers get ready on another core meanwhile
+        expect_jobs(sweeper.launcher, max((len(batch) for batch in sweeper.overrides), default=0))
     cache = cache_for(sweeper.hydra_context, config)
     for batch in sweeper.overrides:
         for overrides in batch:
@@ -45,7 +47,6 @@ def sweep(sweeper, arguments):
         say(describe(cache, sweeper.overrides, ledger_path(config), settings["resume"], every))
         sweeper.batch_index = len(sweeper.overrides)
         return []
-    expect_jobs(sweeper.launcher, max((len(batch) for batch in sweeper.overrides), default=0))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     start(config, sweep_dir, settings["resume"])
     OmegaConf.save(config, sweep_dir / "multirun.yaml")

@@ -125,7 +125,12 @@ class Session:
 
 
 # what the sweep's closing table imports (scipy's statistics among them)
-CLOSING_IMPORTS = ("runner.analysis.ranking", "runner.analysis.runs", "runner.analysis.rendering")
+CLOSING_IMPORTS = (
+    "runner.sweeps.closing",
+    "runner.analysis.ranking",
+    "runner.analysis.runs",
+    "runner.analysis.rendering",
+)
 
 
 def _import_meanwhile(modules):
