@@ -194,8 +194,15 @@ def _output_to(path):
 
 
 def serve(connection, setup_bytes):
-    """A worker process's life: run the jobs sent over ``connection`` until told to stop."""
+    """A worker process's life: run the jobs sent over ``connection`` until told to stop.
+
+    What it was forked with (the modules its server loaded) is frozen first: the collector
+    then goes over the jobs' own objects only, and leaves the shared pages unwritten."""
+    import gc
+
     from threadpoolctl import threadpool_limits
+
+    gc.freeze()
 
     threadpool_limits(limits=1, user_api="blas")
     runner = JobRunner(pickle.loads(setup_bytes))
