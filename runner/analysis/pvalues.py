@@ -5,14 +5,14 @@ functions.
 Why not call scipy.stats: importing it (SciPy parses its docstrings at import, scipy issue
 22510) costs most of a whole ``runner.compare`` of a large ledger (BENCHMARKS.md), and every
 compare with two groups to tell apart would pay it. ``scipy.special`` is
-already loaded for the intervals. ``tests/test_pvalues.py`` checks that both functions give
+loaded for the intervals anyway (when a group has two runs or more: it is imported where it is
+used, a tenth of a second that a sweep of one run per group never pays). ``tests/test_pvalues.py`` checks that both functions give
 scipy.stats' p-values on samples with and without ties and zeros, from 2 to 60 pairs.
 """
 
 import math
 
 import numpy as np
-from scipy import special
 
 EXACT_UP_TO = 50  # wilcoxon's method="auto": the exact null distribution up to 50 pairs
 FLIPPED_UP_TO = 13  # with ties or zeros: every sign flip (2**13 < 9999 resamples), exactly
@@ -28,6 +28,8 @@ def welch_p(a, b):
         return 1.0 if gap == 0 else 0.0
     df = spread**2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     t = gap / math.sqrt(spread)
+    from scipy import special
+
     return float(min(1.0, 2 * special.stdtr(df, -abs(t))))
 
 
@@ -51,6 +53,8 @@ def wilcoxon_p(differences):
     mean = count * (count + 1) / 4
     variance = count * (count + 1) * (2 * count + 1) - (tie_sizes**3 - tie_sizes).sum() / 2
     z = (r_plus - mean) / math.sqrt(variance / 24)
+    from scipy import special
+
     return float(min(1.0, 2 * special.ndtr(-abs(z))))
 
 

@@ -13,7 +13,6 @@ p-values as scipy.stats gives them (:mod:`runner.analysis.pvalues` says why not 
 import math
 
 import numpy as np
-from scipy import special
 
 from runner.analysis import pvalues
 
@@ -35,6 +34,8 @@ def intervals(samples, level=0.95, method="t", seed=0):
             continue
         block = np.array([samples[i] for i in indices], dtype=float)
         if method == "t":
+            from scipy import special  # here: groups of one run (a 1-job sweep) never need it
+
             mean, sem = block.mean(axis=1), block.std(axis=1, ddof=1) / math.sqrt(n)
             half = special.stdtrit(n - 1, (1 + level) / 2) * sem
             low[indices], high[indices] = mean - half, mean + half
@@ -49,6 +50,8 @@ def expanded_level(level, n):
     quantiles are normal, not Student's, so at 95% it covers about 93% at n=20 and less below.
     Hesterberg's expansion (2015, "What teachers should know about the bootstrap", sec. 5.2)
     asks for the normal quantile sqrt(n / (n - 1)) * t(n - 1) instead."""
+    from scipy import special
+
     t = special.stdtrit(n - 1, (1 + level) / 2) * math.sqrt(n / (n - 1))
     return float(2 * special.ndtr(t) - 1)
 
@@ -64,6 +67,8 @@ def _bootstrap(block, level, seed):
     100k runs scipy's per-element resampling takes 4 s where this takes a tenth of that;
     ``tests/test_stats.py`` checks that both give the same intervals.
     """
+    from scipy import special
+
     n = block.shape[1]
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))

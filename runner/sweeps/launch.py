@@ -130,6 +130,7 @@ CLOSING_IMPORTS = (
     "runner.analysis.ranking",
     "runner.analysis.runs",
     "runner.analysis.rendering",
+    "scipy.special",  # the intervals' (runner.analysis.stats imports it where it is used)
 )
 
 
