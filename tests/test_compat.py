@@ -422,13 +422,15 @@ def test_without_hydras_get_mode_nothing_is_patched(monkeypatch, capsys):
     assert "Hydra.get_mode" in capsys.readouterr().err
 
 
-def test_on_hydra_14_the_mode_check_is_hydras_own(monkeypatch):
-    """1.4 reads the mode from the command line and the primary config without composing."""
-    if compat.hydra_series() != "1.4":
-        pytest.skip("Hydra 1.3 gets the quick check (the tests above)")
+def test_the_quick_mode_check_replaces_hydras_on_13_only(monkeypatch):
+    """1.4 reads the mode from the command line and the primary config without composing: its
+    check is kept; 1.3's is replaced, once however often the runner starts in a process."""
     from hydra._internal.hydra import Hydra
 
     own = Hydra.get_mode
     monkeypatch.setattr(Hydra, "get_mode", own)
     compat.quick_mode_check()
-    assert Hydra.get_mode is own
+    quick = Hydra.get_mode
+    compat.quick_mode_check()
+    assert Hydra.get_mode is quick
+    assert (quick is not own) == (compat.hydra_series() == "1.3")
