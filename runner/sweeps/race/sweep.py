@@ -26,11 +26,13 @@ def sweep(sweeper, arguments):
     settings = check_settings(config)
     configurations, first_seed = _configurations(sweeper, arguments)
     seeds = list(range(first_seed, first_seed + settings.max_seeds))
+    first_round = len(configurations) * settings.min_seeds
+    if not runner_settings["dry_run"]:  # the pool's workers get ready on another core meanwhile
+        expect_jobs(sweeper.launcher, min(first_round, launcher_width(config)))
     cache = cache_for(sweeper.hydra_context, config)
     for overrides in configurations:
         cache.validate(overrides + [f"seed={seeds[0]}"])
     _check_objective_recorded(cache, configurations, seeds[0])
-    first_round = len(configurations) * settings.min_seeds
     if settings.budget is not None and settings.budget < first_round:
         raise ConfigError(
             "hydra.sweeper.budget",
@@ -48,7 +50,6 @@ def sweep(sweeper, arguments):
             f"each (at most {len(configurations) * settings.max_seeds} runs)"
         )
         return []
-    expect_jobs(sweeper.launcher, min(first_round, launcher_width(config)))
     sweep_dir.mkdir(parents=True, exist_ok=True)
     start(config, sweep_dir, runner_settings["resume"])
     OmegaConf.save(config, sweep_dir / "multirun.yaml")
