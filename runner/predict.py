@@ -76,7 +76,9 @@ def _parse_args(argv):
         metavar="RUN",
         help="a run folder, a run_id or run_key from the ledger, or 'best' (with --from)",
     )
-    parser.add_argument("csv", metavar="NEW_CSV", help="rows to predict; needs the feature columns")
+    parser.add_argument(
+        "csv", metavar="NEW_CSV", nargs="?", help="rows to predict; needs the feature columns"
+    )
     parser.add_argument("--out", help="write the predictions here (atomically); default: stdout")
     parser.add_argument(
         "--from",
@@ -112,7 +114,12 @@ def _parse_args(argv):
         metavar="COLUMN",
         help="copy these input columns (an id, say) into the output, in front",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.csv is None and args.sources and len(args.sources) > 1:
+        args.csv = args.sources.pop()  # RUN --from SWEEP NEW_CSV: --from took the file too
+    if args.csv is None:
+        parser.error("the following arguments are required: NEW_CSV")
+    return args
 
 
 def resolve_run(ref, sources=None):

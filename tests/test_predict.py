@@ -193,6 +193,13 @@ def test_best_of_a_sweep_and_runs_by_id(trained):
     by_id = _predict(base, best["run_id"], "flowers.csv", "--out", "i.csv")
     assert by_id.returncode == 0, by_id.stderr
     assert (base / "b.csv").read_text() == (base / "i.csv").read_text()
+    # the file after --from's folders, as one naturally types it
+    after = _predict(base, "best", "--from", "outputs/sweep", "flowers.csv", "--out", "a.csv")
+    assert after.returncode == 0, after.stderr
+    assert (base / "a.csv").read_text() == (base / "b.csv").read_text()
+    missing = _predict(base, "best", "--from", "outputs/sweep")
+    assert missing.returncode == 2 and "required: NEW_CSV" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 def test_a_generated_data_run_predicts_a_csv_of_points(tmp_path):
