@@ -4,10 +4,11 @@ functions.
 
 Why not call scipy.stats: importing it (SciPy parses its docstrings at import, scipy issue
 22510) costs most of a whole ``runner.compare`` of a large ledger (BENCHMARKS.md), and every
-compare with two groups to tell apart would pay it. ``scipy.special`` is
-loaded for the intervals anyway (when a group has two runs or more: it is imported where it is
-used, a tenth of a second that a sweep of one run per group never pays). ``tests/test_pvalues.py`` checks that both functions give
-scipy.stats' p-values on samples with and without ties and zeros, from 2 to 60 pairs.
+compare with two groups to tell apart would pay it. ``scipy.special`` is loaded for the
+intervals anyway once a group has two runs (it is imported where it is used: a tenth of a
+second that a sweep of one run per group never pays). ``tests/test_pvalues.py`` checks that
+both functions give scipy.stats' p-values on samples with and without ties and zeros, from 2
+to 60 pairs.
 """
 
 import math
