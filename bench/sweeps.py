@@ -16,7 +16,12 @@ full batch) is measured five ways, in one run of this script:
   ``tests/slurm_cluster.py``, ``--jobs-per-task`` jobs per task, queueing included);
 - scikit-learn's GridSearchCV over the same grid with MLPClassifier (when installed);
 - per-job overhead: ``--forward-jobs`` forward-only jobs (``trainer.epochs=0``), minus a 1-job
-  sweep's wall time (start-up), divided by the number of jobs.
+  sweep's wall time (start-up), divided by the number of jobs;
+- where the pool's time went, from its jobs' own records in the ledger (``started_at``,
+  ``seconds``): before the first job, between a worker's jobs, after the last one.
+
+Every sweep starts from compiled modules, as a user's does (``PYTHONDONTWRITEBYTECODE`` is
+unset for them).
 
 Every sweep gets one BLAS thread per process, so the launchers, not BLAS, give the parallelism.
 """
@@ -133,12 +138,14 @@ def pure_training(seeds):
     return total
 
 
-def sweep_seconds(launcher_args, *grid, env=None):
-    """Wall time of one ``python -m runner -m`` in a fresh folder, or None if it failed."""
+def sweep_seconds(launcher_args, *grid, env=None, phases=None):
+    """Wall time of one ``python -m runner -m`` in a fresh folder, or None if it failed.
+    ``phases``, a list, gets the sweep's :func:`phases` appended."""
     env = {**(env or os.environ), "OPENBLAS_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's runs start from compiled modules
     command = [sys.executable, "-m", "runner", "-m", *launcher_args, *grid, "trainer.plots=false"]
     with tempfile.TemporaryDirectory() as folder:
-        start = time.perf_counter()
+        began, start = time.time(), time.perf_counter()
         done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         if done.returncode != 0:
@@ -146,7 +153,36 @@ def sweep_seconds(launcher_args, *grid, env=None):
             return None
         ledger = Path(folder) / "outputs" / "runs.csv"
         rows = len(ledger.read_text().splitlines()) - 1 if ledger.exists() else 0
+        if phases is not None:
+            phases.append(sweep_phases(ledger, began, began + seconds))
     return seconds, rows
+
+
+def sweep_phases(ledger, began, ended):
+    """Where a sweep's wall time went, from its jobs' own records (each job's ``started_at`` and
+    ``seconds`` in the ledger): before the first job started, the span from the first job's
+    start to the last one's end, the jobs' own seconds over the cores, the rest of the span per
+    job (each worker's time between its jobs: a job's config, folder, ``.hydra/`` files and
+    hand-over), and after the last job (the summary and the closing table)."""
+    import csv
+    from datetime import datetime
+
+    with open(ledger, newline="") as file:
+        jobs = [
+            (datetime.fromisoformat(r["started_at"]).timestamp(), float(r["seconds"]))
+            for r in csv.DictReader(file)
+        ]
+    first = min(start for start, _ in jobs)
+    last = max(start + seconds for start, seconds in jobs)
+    busy = sum(seconds for _, seconds in jobs) / min(cores(), len(jobs))
+    return {
+        "before": first - began,
+        "span": last - first,
+        "busy": busy,
+        "between": (last - first - busy) / (len(jobs) / min(cores(), len(jobs))),
+        "after": ended - last,
+        "job": sum(seconds for _, seconds in jobs) / len(jobs),
+    }
 
 
 def grid_search_seconds(seeds):
@@ -213,6 +249,7 @@ def main():
     print("|---|---|---|---|")
     print(f"| pure training, one process | {pure:.2f} s | – | – |")
     print(f"| ideal: pure / {n} cores | {ideal:.2f} s | 1.00 | – |")
+    phases = {}
     for name in args.launchers.split(","):
         if name in PLUGINS and importlib.util.find_spec(PLUGINS[name]) is None:
             print(f"| {name} | not installed | – | – |")
@@ -225,12 +262,30 @@ def main():
                 a.format(cores=n, ray_address=address, jobs_per_task=args.jobs_per_task)
                 for a in LAUNCHERS[name]
             ]
-            result = sweep_seconds(launcher, *grid, env=slurm_env)
+            found = [] if name == "pool" else None  # the pool's workers are one per core
+            result = sweep_seconds(launcher, *grid, env=slurm_env, phases=found)
         if result is None:
             print(f"| {name} | failed | – | – |")
             continue
         seconds, rows = result
+        if found:
+            phases[name] = found[0]
         print(f"| launcher {name} | {seconds:.2f} s | {seconds / ideal:.2f} | {rows} |")
+    if phases:
+        print(
+            f"\nWhere each sweep's time went, from its jobs' records (pure training: "
+            f"{pure / jobs * 1000:.0f} ms a job)\n"
+        )
+        print(
+            "| launcher | before the first job | jobs' span | job seconds / cores | "
+            "between jobs, per job | after the last job | a job's own seconds |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for name, p in phases.items():
+            print(
+                f"| {name} | {p['before']:.2f} s | {p['span']:.2f} s | {p['busy']:.2f} s | "
+                f"{p['between'] * 1000:.1f} ms | {p['after']:.2f} s | {p['job'] * 1000:.0f} ms |"
+            )
     if args.sklearn and importlib.util.find_spec("sklearn"):
         seconds = grid_search_seconds(args.seeds)
         print(
